@@ -1,0 +1,3 @@
+from framefleet.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""The network guard: media and webhook URLs may not reach loopback, private or metadata addresses.
+
+The check happens when the socket connects, against the address actually dialled, so a DNS answer that
+changes between check and use (rebinding) or a redirect to an internal host is refused too.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import socket
+import ssl
+from urllib.parse import urlsplit
+
+from framefleet.errors import FetchError
+
+_METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
+
+
+def address_allowed(ip: str) -> bool:
+    """True for public unicast addresses only (no loopback, private, link-local, CGNAT, multicast)."""
+    address = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return bool(address.is_global) and not address.is_multicast
+
+
+def resolve(host: str, port: int, *, allow_private: bool) -> list[tuple[int, str]]:
+    """The (family, ip) pairs to dial for ``host``; raises :class:`FetchError` when none may be used."""
+    if host.lower().rstrip(".") in _METADATA_HOSTS and not allow_private:
+        raise FetchError(f"host {host!r} is not allowed")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise FetchError(f"host {host!r} could not be resolved") from None
+    addresses = [(family, str(sockaddr[0])) for family, _, _, _, sockaddr in infos]
+    if not allow_private:
+        refused = [ip for _, ip in addresses if not address_allowed(ip)]
+        if refused:
+            raise FetchError(f"host {host!r} resolves to a private or reserved address, which is not allowed")
+    return addresses
+
+
+def _dial(host: str, port: int, timeout: float, allow_private: bool) -> socket.socket:
+    last: OSError | None = None
+    for family, ip in resolve(host, port, allow_private=allow_private):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect((ip, port))
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+    raise last or OSError(f"could not connect to {host}")
+
+
+class GuardedHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection that dials only addresses the guard allows."""
+
+    def __init__(self, host: str, port: int | None = None, *, timeout: float, allow_private: bool) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.allow_private = allow_private
+
+    def connect(self) -> None:
+        self.sock = _dial(self.host, self.port, float(self.timeout or 30), self.allow_private)
+
+
+class GuardedHTTPSConnection(http.client.HTTPSConnection):
+    """An HTTPS connection that dials only addresses the guard allows; TLS still verifies the host name."""
+
+    def __init__(self, host: str, port: int | None = None, *, timeout: float, allow_private: bool) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.allow_private = allow_private
+
+    def connect(self) -> None:
+        raw = _dial(self.host, self.port, float(self.timeout or 30), self.allow_private)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def open_connection(url: str, *, timeout: float, allow_private: bool) -> http.client.HTTPConnection:
+    """A guarded connection for ``url``'s host; raises :class:`FetchError` for anything but http(s)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError("only http:// and https:// URLs can be fetched")
+    kind = GuardedHTTPSConnection if parts.scheme == "https" else GuardedHTTPConnection
+    return kind(parts.hostname, parts.port, timeout=timeout, allow_private=allow_private)

@@ -1,0 +1,76 @@
+"""Choosing the encoder and its settings for an output format and quality.
+
+NVENC is never assumed: most data-centre GPUs (A100, H100, H200) decode but cannot encode, and a build
+may list ``h264_nvenc`` without a driver behind it. ``auto`` uses NVENC only after a real one-frame test
+encode succeeds on this machine; ``gpu`` fails with a clear error where it does not.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from dataclasses import dataclass, field
+
+from framefleet.errors import EncoderUnavailable
+
+X264_PRESETS = {"draft": ("superfast", 28), "standard": ("veryfast", 23), "high": ("medium", 18)}
+NVENC_PRESETS = {"draft": ("p2", 28), "standard": ("p4", 23), "high": ("p6", 19)}
+VP9_CRF = {"draft": 40, "standard": 33, "high": 28}
+CONTENT_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "gif": "image/gif", "mp3": "audio/mpeg"}
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """Everything the output needs: codec names and the output options in ffmpeg's spelling."""
+
+    format: str
+    video_codec: str | None
+    audio_codec: str | None
+    options: dict[str, str | int | float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The ``encoder`` metric label."""
+        return self.video_codec or self.audio_codec or "none"
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.format]
+
+
+@functools.lru_cache(maxsize=4)
+def nvenc_works(ffmpeg: str = "ffmpeg") -> bool:
+    """Whether this machine really encodes H.264 with NVENC: one tiny frame, not the encoder list."""
+    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+           "color=c=black:s=256x256:r=30:d=0.1", "-frames:v", "1", "-c:v", "h264_nvenc", "-f", "null", "-"]
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=30, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def choose(fmt: str, quality: str, requested: str, fps: float, *, ffmpeg: str = "ffmpeg") -> Encoding:
+    """Encoding for ``fmt``/``quality``; ``requested`` is ``auto``, ``cpu`` or ``gpu``."""
+    gop = max(1, round(fps * 2))  # a keyframe every 2 s keeps players' seeking snappy
+    if fmt == "mp3":
+        return Encoding("mp3", None, "libmp3lame", {"b:a": "192k", "ar": 48000, "ac": 2})
+    if fmt == "gif":
+        return Encoding("gif", "gif", None, {"loop": 0})
+    if fmt == "webm":
+        return Encoding("webm", "libvpx-vp9", "libopus", {
+            "b:v": 0, "crf": VP9_CRF[quality], "deadline": "realtime", "cpu-used": 8, "row-mt": 1,
+            "pix_fmt": "yuv420p", "g": gop, "b:a": "160k", "ar": 48000, "ac": 2,
+        })
+    audio = {"b:a": "192k", "ar": 48000, "ac": 2, "movflags": "+faststart", "pix_fmt": "yuv420p", "g": gop}
+    use_gpu = requested == "gpu" or (requested == "auto" and nvenc_works(ffmpeg))
+    if requested == "gpu" and not nvenc_works(ffmpeg):
+        raise EncoderUnavailable(
+            "encoder 'gpu' was requested but NVENC cannot encode on this machine (no NVENC GPU or driver); "
+            "use 'auto' or 'cpu'")
+    if use_gpu:
+        preset, cq = NVENC_PRESETS[quality]
+        return Encoding("mp4", "h264_nvenc", "aac", {
+            "preset": preset, "tune": "hq", "rc": "vbr", "cq": cq, "b:v": 0, "profile:v": "high", **audio,
+        })
+    preset, crf = X264_PRESETS[quality]
+    return Encoding("mp4", "libx264", "aac", {"preset": preset, "crf": crf, "profile:v": "high", **audio})

@@ -1,0 +1,111 @@
+"""The one place that runs ffmpeg: progress, cancellation, time limits, error mapping.
+
+ffmpeg runs in its own process group, so a kill reaches anything it started; on cancel, time-out or any
+exception in the caller (Ctrl-C included) it gets SIGTERM, then SIGKILL after a short grace. It never
+outlives the call.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from framefleet.errors import BadMedia, Canceled, FFmpegError, Timeout
+
+log = logging.getLogger(__name__)
+
+KILL_GRACE = 1.5
+_POLL = 0.05
+_INPUT_ERROR = re.compile(r"^(?:\[[^\]]*\] )?(.+?): (Invalid data found when processing input|"
+                          r"No such file or directory|End of file|moov atom not found)", re.M)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left after the grace period."""
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _read_progress(stream: object, total: float, report: Callable[[float], None] | None) -> None:
+    for raw in stream:  # type: ignore[attr-defined]
+        line = raw.decode(errors="replace").strip()
+        key, _, value = line.partition("=")
+        if key in ("out_time_us", "out_time_ms") and value.lstrip("-").isdigit() and report and total > 0:
+            report(min(1.0, max(0.0, int(value) / 1e6 / total)))
+        elif key == "progress" and value == "end" and report:
+            report(1.0)
+
+
+def run(argv: Sequence[str], *, total_seconds: float, on_progress: Callable[[float], None] | None = None,
+        cancel: threading.Event | None = None, timeout: float | None = None,
+        sources: dict[str, str] | None = None) -> None:
+    """Run ffmpeg to completion or raise. ``sources`` maps local paths to the names customers gave them,
+    so a decode failure can name the source without leaking our paths."""
+    log.debug("ffmpeg %s", " ".join(argv[1:]))
+    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    tail: collections.deque[str] = collections.deque(maxlen=60)
+
+    def read_errors() -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            tail.append(raw.decode(errors="replace").rstrip())
+
+    readers = [threading.Thread(target=_read_progress, args=(proc.stdout, total_seconds, on_progress),
+                                daemon=True),
+               threading.Thread(target=read_errors, daemon=True)]
+    for reader in readers:
+        reader.start()
+    deadline = time.monotonic() + timeout if timeout else None
+    try:
+        while True:
+            try:
+                code = proc.wait(timeout=_POLL)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if cancel is not None and cancel.is_set():
+                _kill_group(proc)
+                raise Canceled("the job was canceled")
+            if deadline is not None and time.monotonic() > deadline:
+                _kill_group(proc)
+                raise Timeout(f"the render ran past its time limit of {timeout:.0f} s")
+    except BaseException:
+        if proc.poll() is None:
+            _kill_group(proc)
+        raise
+    finally:
+        for reader in readers:
+            reader.join(timeout=2)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe:
+                pipe.close()
+    if code != 0:
+        text = "\n".join(tail)
+        raise _failure(code, text, sources or {})
+
+
+def _failure(code: int, text: str, sources: dict[str, str]) -> Exception:
+    for match in _INPUT_ERROR.finditer(text):
+        path = match.group(1).strip()
+        if path in sources:
+            return BadMedia(f"{sources[path]} cannot be decoded", detail=text[-4000:])
+    for path, name in sources.items():
+        if path in text and ("Invalid data" in text or "Error while decoding" in text):
+            return BadMedia(f"{name} cannot be decoded", detail=text[-4000:])
+    return FFmpegError(f"the render failed (ffmpeg exit code {code})", detail=text[-4000:])

@@ -1,0 +1,151 @@
+"""Placement and motion as numbers and ffmpeg expressions; pure, so every rule is unit-testable.
+
+Coordinates are output pixels, origin top-left. A clip is first *fitted* (cover/contain/fill/none,
+times ``scale``) to a box, then *placed* by ``position`` and ``offset``; motion (Ken Burns effects,
+zoom transitions) happens inside the box, slides move the box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from framefleet.compositor.canvas import Canvas
+
+#: How far Ken Burns effects zoom, and how much a pan zooms in to have room to move.
+KEN_BURNS_ZOOM = 1.25
+PAN_ZOOM = 1.2
+#: A ``zoom`` transition starts (or ends) this much larger than the clip's rest size.
+ZOOM_TRANSITION = 0.3
+#: Text and captions keep this fraction of the frame from the edge they are placed against.
+TEXT_MARGIN = 0.05
+
+
+def even(value: float) -> int:
+    """Round to an even number ≥ 2 (4:2:0 video needs even sizes)."""
+    return max(2, int(round(value / 2)) * 2)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A source fitted to the frame: optional crop of the source, then scaled to ``width``×``height``."""
+
+    width: int
+    height: int
+    crop: tuple[int, int, int, int] | None = None  # x, y, w, h in source pixels
+
+
+def fit(src_w: int, src_h: int, canvas: Canvas, mode: str, scale: float = 1.0) -> Fitted:
+    """``cover`` fills the frame and crops (the crop is done on the source, before scaling, which is
+    cheaper), ``contain`` letterboxes, ``fill`` stretches, ``none`` keeps the native size."""
+    cw, ch = canvas.width, canvas.height
+    if mode == "cover":
+        target = cw / ch
+        if src_w / src_h > target:
+            w = max(1, min(src_w, round(src_h * target)))
+            crop = ((src_w - w) // 2, 0, w, src_h)
+        else:
+            h = max(1, min(src_h, round(src_w / target)))
+            crop = (0, (src_h - h) // 2, src_w, h)
+        if crop[2:] == (src_w, src_h):
+            crop = None  # type: ignore[assignment]
+        return Fitted(even(cw * scale), even(ch * scale), crop)
+    if mode == "contain":
+        k = min(cw / src_w, ch / src_h) * scale
+        return Fitted(even(src_w * k), even(src_h * k))
+    if mode == "fill":
+        return Fitted(even(cw * scale), even(ch * scale))
+    return Fitted(even(src_w * scale), even(src_h * scale))
+
+
+def place(canvas: Canvas, width: int, height: int, position: str, offset_x: float = 0.0,
+          offset_y: float = 0.0, margin: float = 0.0) -> tuple[int, int]:
+    """Top-left corner for a ``width``×``height`` box at ``position``, shifted by ``offset`` (fractions)."""
+    cw, ch = canvas.width, canvas.height
+    mx, my = round(cw * margin), round(ch * margin)
+    if "left" in position:
+        x = mx
+    elif "right" in position:
+        x = cw - width - mx
+    else:
+        x = (cw - width) // 2
+    if position.startswith("top"):
+        y = my
+    elif position.startswith("bottom"):
+        y = ch - height - my
+    else:
+        y = (ch - height) // 2
+    return x + round(offset_x * cw), y + round(offset_y * ch)
+
+
+def caption_anchor(canvas: Canvas, width: int, height: int) -> tuple[int, int]:
+    """Default caption place: centred, in the lower third but above the platforms' bottom UI."""
+    centre_y = canvas.height * (0.70 if canvas.portrait else 0.82)
+    return (canvas.width - width) // 2, round(centre_y - height / 2)
+
+
+# --- expressions -------------------------------------------------------------------------------------
+
+
+def _num(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def ramp(var: str, start: float, length: float) -> str:
+    """0 before ``start``, rising linearly to 1 over ``length``: an ffmpeg expression in ``var``."""
+    return f"clip(({var}-{_num(start)})/{_num(max(length, 1e-6))},0,1)"
+
+
+def ease_out(p: str) -> str:
+    return f"(1-pow(1-{p},3))"
+
+
+def ease_in(p: str) -> str:
+    return f"pow({p},3)"
+
+
+@dataclass(frozen=True)
+class Motion:
+    """zoompan expressions in the output frame index ``on`` of the clip (0 at its first frame)."""
+
+    zoom: str
+    x: str
+    y: str
+
+
+def motion(effect: str | None, frames: int, zoom_in_frames: int = 0, zoom_out_frames: int = 0) -> Motion | None:
+    """Ken Burns ``effect`` over the whole clip, times a ``zoom`` transition at either end, or None."""
+    if not effect and not zoom_in_frames and not zoom_out_frames:
+        return None
+    p = f"(on/{max(frames - 1, 1)})"
+    zoom, fx, fy = "1", "0.5", "0.5"
+    k, pz = KEN_BURNS_ZOOM - 1, PAN_ZOOM
+    if effect == "zoom_in":
+        zoom = f"(1+{_num(k)}*{p})"
+    elif effect == "zoom_out":
+        zoom = f"(1+{_num(k)}*(1-{p}))"
+    elif effect in ("pan_left", "pan_right", "pan_up", "pan_down"):
+        zoom = _num(pz)
+        moving = {"pan_left": f"(1-{p})", "pan_right": p, "pan_up": f"(1-{p})", "pan_down": p}[effect]
+        if effect in ("pan_left", "pan_right"):
+            fx = moving
+        else:
+            fy = moving
+    parts = [zoom]
+    if zoom_in_frames:
+        parts.append(f"(1+{_num(ZOOM_TRANSITION)}*(1-{ease_out(ramp('on', 0, zoom_in_frames))}))")
+    if zoom_out_frames:
+        parts.append(f"(1+{_num(ZOOM_TRANSITION)}*{ease_in(ramp('on', frames - zoom_out_frames, zoom_out_frames))})")
+    return Motion("*".join(parts), f"(iw-iw/zoom)*{fx}", f"(ih-ih/zoom)*{fy}")
+
+
+def slide(direction: str, *, entering: bool, base: int, size: int, frame_size: int, start: float,
+          length: float) -> str:
+    """Overlay coordinate expression (in seconds ``t``) for a slide in or out along one axis."""
+    forward = direction in ("slide_left", "slide_up")  # moves towards smaller x / y
+    if entering:
+        p = ease_out(ramp("t", start, length))
+        origin = frame_size if forward else -size
+        return f"({origin}+({base}-({origin}))*{p})"
+    p = ease_in(ramp("t", start, length))
+    target = -size if forward else frame_size
+    return f"({base}+({target}-({base}))*{p})"

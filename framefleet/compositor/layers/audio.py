@@ -1,0 +1,66 @@
+"""The sound mix: voice, effects and music buses, music ducked under voice, then loudness-normalised."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ffmpeg
+
+from framefleet.compositor.layers.base import Context, Stream
+from framefleet.compositor.plan import AudioItem
+
+RATE = 48000
+#: Ducking: how loud the voice must be to pull the music down, and by how much (10:1 above it).
+DUCK = {"threshold": 0.02, "ratio": 10, "attack": 20, "release": 400}
+
+
+def _conform(stream: Stream) -> Stream:
+    return stream.filter("aresample", RATE).filter("aformat", sample_fmts="fltp", channel_layouts="stereo")
+
+
+def _item(item: AudioItem, ctx: Context) -> Stream:
+    canvas = ctx.canvas
+    seconds = canvas.seconds(item.span.frames)
+    source = ctx.media_input(item.file, trim=item.trim, frames=item.span.frames, loop=item.loop)
+    stream = _conform(source.audio).filter("atrim", end=f"{seconds:.6f}").filter("asetpts", "PTS-STARTPTS")
+    if item.volume != 1:
+        stream = stream.filter("volume", f"{item.volume:.4f}")
+    if item.fade_in > 0:
+        stream = stream.filter("afade", t="in", st=0, d=f"{min(item.fade_in, seconds):.4f}")
+    if item.fade_out > 0:
+        d = min(item.fade_out, seconds)
+        stream = stream.filter("afade", t="out", st=f"{seconds - d:.4f}", d=f"{d:.4f}")
+    delay = round(canvas.seconds(item.span.start) * 1000)
+    if delay:
+        stream = stream.filter("adelay", delays=str(delay), all=1)
+    return stream
+
+
+def _mix(streams: Sequence[Stream]) -> Stream | None:
+    if not streams:
+        return None
+    if len(streams) == 1:
+        return streams[0]
+    return ffmpeg.filter(list(streams), "amix", inputs=len(streams), duration="longest", normalize=0,
+                         dropout_transition=0)
+
+
+def build(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: bool,
+          loudness: float | None) -> Stream:
+    """One stereo 48 kHz stream exactly ``seconds`` long."""
+    buses: dict[str, list[Stream]] = {"voice": [], "effect": [], "music": []}
+    for item in items:
+        buses[item.role].append(_item(item, ctx))
+    voice, effect, music = (_mix(buses[k]) for k in ("voice", "effect", "music"))
+    if duck and voice is not None and music is not None:
+        split = voice.filter_multi_output("asplit")
+        voice, key = split[0], split[1]
+        music = ffmpeg.filter([music, key], "sidechaincompress", **DUCK)
+    mixed = _mix([s for s in (voice, effect, music) if s is not None])
+    if mixed is None:
+        return ctx.input(f"anullsrc=r={RATE}:cl=stereo", f="lavfi", t=f"{seconds:.6f}").audio
+    mixed = mixed.filter("apad", whole_dur=f"{seconds:.6f}").filter("atrim", end=f"{seconds:.6f}")
+    if loudness is not None:
+        mixed = mixed.filter("loudnorm", I=f"{loudness:g}", TP=-1.5, LRA=11)
+        mixed = _conform(mixed)
+    return mixed

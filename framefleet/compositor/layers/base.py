@@ -1,0 +1,138 @@
+"""What every visual layer shares: the graph context, time-grid stamping, motion, alpha and placement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+
+from framefleet.compositor import geometry
+from framefleet.compositor.canvas import Canvas
+from framefleet.compositor.plan import VisualItem
+
+Stream = Any  # ffmpeg-python streams are untyped
+
+
+@dataclass(frozen=True)
+class Still:
+    """A picture rasterised for a clip before the graph is built (text, caption states, gradient)."""
+
+    file: Path
+    width: int
+    height: int
+    concat: bool = False  # an ffconcat list of pictures with durations (captions)
+
+
+@dataclass
+class Context:
+    """What layers need to build their part of the graph: the canvas, stills, and shared inputs."""
+
+    canvas: Canvas
+    stills: dict[str, Still] = field(default_factory=dict)
+    _inputs: dict[tuple[Any, ...], Stream] = field(default_factory=dict)
+
+    def input(self, file: Path | str, **options: Any) -> Stream:
+        """One ``-i`` per distinct (file, options): a video's picture and sound share their input."""
+        key = (str(file), tuple(sorted(options.items())))
+        if key not in self._inputs:
+            self._inputs[key] = ffmpeg.input(str(file), **options)
+        return self._inputs[key]
+
+    def media_input(self, file: Path, *, trim: float, frames: int, loop: bool) -> Stream:
+        """A time-based source cut to the clip: fast seek to ``trim``, a little slack past the end
+        (the filters cut to the exact frame)."""
+        seconds = self.canvas.seconds(frames) + 2 / float(self.canvas.fps)
+        options: dict[str, Any] = {"t": f"{seconds:.6f}"}
+        if trim > 0:
+            options["ss"] = f"{trim:.6f}"
+        if loop:
+            options["stream_loop"] = -1
+        return self.input(file, **options)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A visual layer ready to overlay: its stream and the overlay's x and y (numbers or expressions)."""
+
+    stream: Stream
+    x: str
+    y: str
+
+
+def stamp(stream: Stream, canvas: Canvas, start_frame: int) -> Stream:
+    """Give a constant-rate stream exact timestamps on the output grid, first frame at ``start_frame``.
+
+    The time base becomes one frame, the same as the background's, so overlay never rounds a layer
+    onto the neighbouring frame.
+    """
+    fps = canvas.fps
+    return stream.filter("settb", f"{fps.denominator}/{fps.numerator}").filter("setpts", f"N+{start_frame}")
+
+
+def fps_filter(canvas: Canvas) -> str:
+    return f"{canvas.fps.numerator}/{canvas.fps.denominator}"
+
+
+def transition_frames(item: VisualItem, canvas: Canvas, name: str) -> tuple[int, int]:
+    """Frames of the ``name`` transition at the clip's start and at its end (0 where there is none)."""
+    tr = getattr(item.clip, "transition", None)
+    if tr is None:
+        return 0, 0
+    frames = min(canvas.frame(tr.duration), item.span.frames)
+    return (frames if tr.in_ == name else 0), (frames if tr.out == name else 0)
+
+
+def apply_motion(stream: Stream, item: VisualItem, canvas: Canvas, width: int, height: int,
+                 frames_per_input: int) -> tuple[Stream, bool]:
+    """Ken Burns effects and zoom transitions through ``zoompan``; returns (stream, whether applied).
+
+    ``frames_per_input`` is the clip's frame count for a still (one picture → N frames) and 1 for video.
+    """
+    zin, zout = transition_frames(item, canvas, "zoom")
+    move = geometry.motion(getattr(item.clip, "effect", None), item.span.frames, zin, zout)
+    if move is None:
+        return stream, False
+    return stream.filter("zoompan", z=move.zoom, x=move.x, y=move.y, d=frames_per_input,
+                         s=f"{width}x{height}", fps=fps_filter(canvas)), True
+
+
+def finish(stream: Stream, item: VisualItem, canvas: Canvas, *, width: int, height: int, has_alpha: bool,
+           x: int, y: int) -> Placed:
+    """Opacity and fade/zoom transitions on the alpha channel, slides on the overlay position."""
+    clip = item.clip
+    tr = clip.transition
+    start, end = canvas.seconds(item.span.start), canvas.seconds(item.span.end)
+    fade_in = bool(tr and tr.in_ in ("fade", "zoom"))
+    fade_out = bool(tr and tr.out in ("fade", "zoom"))
+    if has_alpha or clip.opacity < 1 or fade_in or fade_out:
+        stream = stream.filter("format", "yuva420p")
+    if clip.opacity < 1:
+        stream = stream.filter("lut", a=f"val*{clip.opacity:.4f}")
+    length = min(tr.duration, end - start) if tr else 0.0
+    if fade_in:
+        stream = stream.filter("fade", t="in", st=f"{start:.6f}", d=f"{length:.6f}", alpha=1)
+    if fade_out:
+        stream = stream.filter("fade", t="out", st=f"{end - length:.6f}", d=f"{length:.6f}", alpha=1)
+    x_expr, y_expr = str(x), str(y)
+    for entering, name in ((True, tr.in_ if tr else None), (False, tr.out if tr else None)):
+        if not name or not name.startswith("slide_"):
+            continue
+        at = start if entering else end - length
+        horizontal = name in ("slide_left", "slide_right")
+        expr = geometry.slide(name, entering=entering, base=x if horizontal else y,
+                              size=width if horizontal else height,
+                              frame_size=canvas.width if horizontal else canvas.height, start=at, length=length)
+        if horizontal:
+            x_expr = expr if x_expr == str(x) else f"if(lt(t,{at:.6f}),{x_expr},{expr})"
+        else:
+            y_expr = expr if y_expr == str(y) else f"if(lt(t,{at:.6f}),{y_expr},{expr})"
+    return Placed(stream, x_expr, y_expr)
+
+
+def fitted_position(item: VisualItem, canvas: Canvas, width: int, height: int, *, margin: float = 0.0
+                    ) -> tuple[int, int]:
+    clip = item.clip
+    return geometry.place(canvas, width, height, clip.position or "center", clip.offset.x, clip.offset.y,
+                          margin)

@@ -1,0 +1,167 @@
+"""spec → plan: every clip resolved onto the output's frame grid, with its source facts attached.
+
+The plan is the last step that knows about the spec's defaults ("start after the previous clip", "length
+is what is left of the source"); the graph builder after it only reads explicit frames and seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from framefleet.compositor.canvas import Canvas
+from framefleet.compositor.captions import TimedWord, group_phrases
+from framefleet.compositor.probe import MediaInfo
+from framefleet.compositor.spec import (
+    AudioClip,
+    CaptionsClip,
+    Output,
+    RenderSpec,
+    VideoClip,
+    VisualClip,
+)
+from framefleet.config import Limits
+from framefleet.errors import BadMedia, Problem, SpecError
+
+
+@dataclass(frozen=True)
+class Span:
+    """Frames ``[start, end)`` of the output."""
+
+    start: int
+    end: int
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class VisualItem:
+    path: str
+    clip: VisualClip
+    span: Span
+    file: Path | None = None
+    media: MediaInfo | None = None
+    phrases: tuple[tuple[TimedWord, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class AudioItem:
+    """A sound in the mix: an audio clip, a video's own sound, or the soundtrack."""
+
+    path: str
+    file: Path
+    span: Span
+    trim: float
+    volume: float
+    role: str
+    fade_in: float = 0.0
+    fade_out: float = 0.0
+    loop: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    canvas: Canvas
+    frames: int
+    output: Output
+    visuals: tuple[VisualItem, ...] = ()
+    audio: tuple[AudioItem, ...] = ()
+    duck: bool = False
+    captions: tuple[VisualItem, ...] = field(default=())
+
+    @property
+    def duration(self) -> float:
+        return self.canvas.seconds(self.frames)
+
+
+def _source_length(clip: VideoClip | AudioClip, info: MediaInfo) -> float | None:
+    if info.duration is None:
+        return None
+    return info.duration - clip.trim
+
+
+def build_plan(spec: RenderSpec, *, media: Mapping[str, MediaInfo], files: Mapping[str, Path],
+               phrases: Mapping[str, Sequence[Sequence[TimedWord]]] | None = None,
+               limits: Limits | None = None) -> Plan:
+    """Resolve timing for every clip; ``media``/``files`` are keyed by ``src``, ``phrases`` by clip path."""
+    limits = limits or Limits()
+    canvas = Canvas.from_output(spec.output)
+    problems: list[Problem] = []
+    visuals: list[VisualItem] = []
+    audio: list[AudioItem] = []
+    phrases = phrases or {}
+    fixed_end = canvas.frame(spec.output.duration) if spec.output.duration else None
+
+    for t, track in enumerate(spec.tracks):
+        cursor = 0
+        for c, clip in enumerate(track.clips):
+            path = f"tracks[{t}].clips[{c}]"
+            start = canvas.frame(clip.start) if clip.start is not None else cursor
+            info = media.get(clip.src) if isinstance(clip, VideoClip | AudioClip) else None
+            length = clip.length
+            grouped: tuple[tuple[TimedWord, ...], ...] = ()
+            if isinstance(clip, VideoClip | AudioClip) and info is not None:
+                if isinstance(clip, VideoClip) and not info.has_video:
+                    raise BadMedia(f"{clip.src} has no video stream ({path}.src)")
+                if isinstance(clip, AudioClip) and not info.has_audio:
+                    raise BadMedia(f"{clip.src} has no audio stream ({path}.src)")
+                if length is None:
+                    if isinstance(clip, VideoClip) and clip.loop:
+                        length = canvas.seconds(fixed_end - start) if fixed_end else None
+                    else:
+                        length = _source_length(clip, info)
+                    if length is not None and length <= 0:
+                        problems.append(Problem(f"{path}.trim",
+                                                f"is past the end of the source ({info.duration:.3f} s)"))
+                        continue
+            if isinstance(clip, CaptionsClip):
+                if clip.words is not None:
+                    runs = group_phrases([TimedWord(w.text, w.start, w.end) for w in clip.words], clip.max_words)
+                else:  # a captions file, already split into phrases by whoever read it
+                    runs = [list(p) for p in phrases.get(path, [])]
+                grouped = tuple(tuple(p) for p in runs if p)
+                if length is None:
+                    length = max((w.end for p in grouped for w in p), default=0.0)
+                if length <= 0:
+                    problems.append(Problem(f"{path}.words", "no words with a positive end time"))
+                    continue
+            if length is None:
+                problems.append(Problem(f"{path}.length", "required"))
+                continue
+            span = Span(start, max(start + 1, canvas.frame(canvas.seconds(start) + length)))
+            if canvas.seconds(span.end) > limits.max_duration:
+                problems.append(Problem(f"{path}.length", f"ends past the limit of {limits.max_duration} s"))
+                continue
+            cursor = span.end
+            if isinstance(clip, AudioClip):
+                audio.append(AudioItem(path, files[clip.src], span, clip.trim, clip.volume, clip.role,
+                                       clip.fade_in, clip.fade_out))
+                continue
+            file = files.get(clip.src) if isinstance(clip, VideoClip) or clip.type == "image" else None
+            item_media = media.get(clip.src) if file is not None else None  # type: ignore[union-attr]
+            visuals.append(VisualItem(path, clip, span, file, item_media, grouped))
+            if isinstance(clip, VideoClip) and clip.volume > 0 and info is not None and info.has_audio:
+                audio.append(AudioItem(f"{path}.src", files[clip.src], span, clip.trim, clip.volume,
+                                       "effect", loop=clip.loop))
+    if problems:
+        raise SpecError(problems)
+
+    frames = fixed_end or max([v.span.end for v in visuals] + [a.span.end for a in audio], default=0)
+    if frames <= 0:
+        raise SpecError([Problem("tracks", "the timeline is empty")])
+    if canvas.seconds(frames) > limits.max_duration:
+        raise SpecError([Problem("output.duration", f"the timeline is longer than {limits.max_duration} s")])
+    if spec.soundtrack is not None:
+        st = spec.soundtrack
+        info = media.get(st.src)
+        if info is not None and not info.has_audio:
+            raise BadMedia(f"{st.src} has no audio stream (soundtrack.src)")
+        audio.append(AudioItem("soundtrack", files[st.src], Span(0, frames), st.trim, st.volume, "music",
+                               st.fade_in, st.fade_out, loop=st.loop))
+    captions = tuple(v for v in visuals if isinstance(v.clip, CaptionsClip))
+    return Plan(canvas, frames, spec.output, tuple(v for v in visuals if v.span.start < frames),
+                tuple(a for a in audio if a.span.start < frames),
+                duck=bool(spec.soundtrack and spec.soundtrack.duck), captions=captions)

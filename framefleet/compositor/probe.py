@@ -1,0 +1,94 @@
+"""ffprobe, reduced to the facts the planner needs; anything ffprobe cannot read is ``bad_media``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from framefleet.errors import BadMedia
+
+_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "gif", "tiff_pipe", "svg_pipe"}
+_IMAGE_CODECS = {"png", "mjpeg", "webp", "bmp", "tiff", "gif", "jpegls"}
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What a source holds: a still, video and/or audio, with display size (rotation applied)."""
+
+    duration: float | None
+    width: int = 0
+    height: int = 0
+    has_video: bool = False
+    has_audio: bool = False
+    is_image: bool = False
+    has_alpha: bool = False
+
+
+def _rotation(stream: dict[str, object]) -> int:
+    tags = stream.get("tags") or {}
+    rotate = tags.get("rotate") if isinstance(tags, dict) else None
+    for side in stream.get("side_data_list") or []:  # type: ignore[attr-defined]
+        if isinstance(side, dict) and "rotation" in side:
+            rotate = side["rotation"]
+    try:
+        return abs(int(float(str(rotate)))) % 180 if rotate is not None else 0
+    except ValueError:
+        return 0
+
+
+def parse_probe(data: dict[str, object], *, name: str) -> MediaInfo:
+    """Turn ffprobe's JSON into :class:`MediaInfo`; raise :class:`BadMedia` when nothing is decodable."""
+    streams = [s for s in data.get("streams") or [] if isinstance(s, dict)]  # type: ignore[attr-defined]
+    fmt = data.get("format") or {}
+    video = next((s for s in streams if s.get("codec_type") == "video"
+                  and not (s.get("disposition") or {}).get("attached_pic")), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if video is None and audio is None:
+        raise BadMedia(f"{name} holds no video, image or audio that can be decoded")
+    fmt_name = str(fmt.get("format_name", "")) if isinstance(fmt, dict) else ""
+    is_image = bool(video) and (
+        bool(set(fmt_name.split(",")) & _IMAGE_FORMATS)
+        or (str(video.get("codec_name")) in _IMAGE_CODECS and audio is None
+            and str(video.get("nb_frames", "1")) in ("1", "N/A"))
+    )
+    duration: float | None = None
+    for holder in (fmt, video or {}, audio or {}):
+        try:
+            duration = float(holder.get("duration"))  # type: ignore[union-attr, arg-type]
+            break
+        except (TypeError, ValueError):
+            continue
+    if is_image:
+        duration = None
+    elif duration is None or duration <= 0:
+        raise BadMedia(f"{name} has no duration; it may be truncated or corrupt")
+    width = int(video.get("width") or 0) if video else 0
+    height = int(video.get("height") or 0) if video else 0
+    if video and (width <= 0 or height <= 0):
+        raise BadMedia(f"{name} has a video stream with no picture size")
+    if video and _rotation(video) == 90:
+        width, height = height, width
+    pix = str(video.get("pix_fmt", "")) if video else ""
+    return MediaInfo(
+        duration=duration, width=width, height=height, has_video=video is not None,
+        has_audio=audio is not None, is_image=is_image,
+        has_alpha=any(tag in pix for tag in ("rgba", "bgra", "argb", "abgr", "yuva", "gbrap", "ya8", "pal8")),
+    )
+
+
+def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 60) -> MediaInfo:
+    """Probe one file. ``name`` is how the customer knows it (their ``src``), never our local path."""
+    cmd = [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise BadMedia(f"{name} could not be read in time") from None
+    if done.returncode != 0:
+        raise BadMedia(f"{name} cannot be decoded", detail=done.stderr.decode(errors="replace")[-2000:])
+    try:
+        data = json.loads(done.stdout or b"{}")
+    except json.JSONDecodeError:
+        raise BadMedia(f"{name} cannot be decoded") from None
+    return parse_probe(data, name=name)

@@ -1,0 +1,141 @@
+"""The prepare stage: pictures drawn before ffmpeg starts (text, caption states, gradients).
+
+Writes PNGs (and one ffconcat list per captions clip) into the render's work directory and returns a
+:class:`Still` per clip path for the graph builder, plus the caption cues for the sidecar WebVTT file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from framefleet.compositor import captions as cap
+from framefleet.compositor.canvas import Canvas
+from framefleet.compositor.geometry import even, fit
+from framefleet.compositor.layers.base import Still
+from framefleet.compositor.plan import Plan, VisualItem
+from framefleet.compositor.spec import CaptionsClip, ColorClip, TextClip
+from framefleet.compositor.text import Look, caption_image, find_font, pad_to, rgba, text_image
+
+
+@dataclass
+class Prepared:
+    stills: dict[str, Still] = field(default_factory=dict)
+    cues: list[tuple[float, float, str]] = field(default_factory=list)
+
+
+def _px(value: float, canvas: Canvas) -> int:
+    return max(0, int(round(value * canvas.unit)))
+
+
+def _text(item: VisualItem, canvas: Canvas, workdir: Path, base_dir: Path | None) -> Still:
+    clip = item.clip
+    assert isinstance(clip, TextClip)
+    style = clip.style
+    look = Look(
+        max_width=round(style.max_width * canvas.width), stroke_width=_px(style.stroke_width, canvas),
+        stroke_fill=rgba(style.stroke_color) if style.stroke_color else None,
+        background=rgba(style.background) if style.background else None,
+        padding=_px(style.padding, canvas), align=style.align, line_spacing=style.line_spacing,
+    )
+    font = find_font(style.font, style.bold, str(base_dir) if base_dir else None)
+    picture = text_image(clip.text, font_file=font, size=_px(style.size, canvas) or 1, fill=rgba(style.color),
+                         look=look, uppercase=style.uppercase)
+    picture = pad_to(picture, even(picture.width), even(picture.height))
+    file = workdir / f"text-{_slug(item.path)}.png"
+    picture.save(file, compress_level=1)
+    return Still(file, picture.width, picture.height)
+
+
+def _captions(item: VisualItem, canvas: Canvas, workdir: Path, base_dir: Path | None,
+              prepared: Prepared) -> Still | None:
+    clip = item.clip
+    assert isinstance(clip, CaptionsClip)
+    offset = canvas.seconds(item.span.start)
+    states = cap.states(item.phrases, clip.style, uppercase=clip.uppercase)
+    cue_source = cap.states(item.phrases, "word" if clip.style == "word" else "clean", uppercase=clip.uppercase)
+    end = canvas.seconds(item.span.end)
+    prepared.cues += [(offset + s.start, min(offset + s.end, end), " ".join(s.words))
+                      for s in cue_source if offset + s.start < end]
+    if clip.style == "none":
+        return None
+    look = Look(max_width=round(clip.max_width * canvas.width), stroke_width=_px(clip.stroke_width, canvas),
+                stroke_fill=rgba(clip.stroke_color) if clip.stroke_color else None,
+                background=rgba(clip.background) if clip.background else None,
+                padding=_px(24 if clip.background else 0, canvas))
+    font = find_font(clip.font, clip.bold, str(base_dir) if base_dir else None)
+    pictures = [caption_image(s.words, s.active, style=clip.style, font_file=font,
+                              size=_px(clip.size, canvas) or 1, fill=rgba(clip.color),
+                              highlight=rgba(clip.highlight_color), look=look) for s in states]
+    width = even(max((p.width for p in pictures), default=2))
+    height = even(max((p.height for p in pictures), default=2))
+    blank = workdir / f"cap-{_slug(item.path)}-blank.png"
+    Image.new("RGBA", (width, height), (0, 0, 0, 0)).save(blank)
+    # Durations are whole frames of the output grid, so every change lands exactly on a frame.
+    entries: list[tuple[Path, int]] = []
+    cursor = 0
+    for n, (state, picture) in enumerate(zip(states, pictures, strict=True)):
+        first, last = canvas.frame(state.start), min(canvas.frame(state.end), item.span.frames)
+        if last <= first or first >= item.span.frames:
+            continue
+        if first > cursor:
+            entries.append((blank, first - cursor))
+        file = workdir / f"cap-{_slug(item.path)}-{n:05d}.png"
+        pad_to(picture, width, height).save(file, compress_level=1)
+        entries.append((file, last - first))
+        cursor = last
+    if cursor < item.span.frames:
+        entries.append((blank, item.span.frames - cursor))
+    lines = ["ffconcat version 1.0"]
+    for file, frames in entries:
+        lines += [f"file '{file.name}'", f"duration {canvas.seconds(frames):.6f}"]
+    lines.append(f"file '{entries[-1][0].name}'")  # the concat demuxer drops the last entry's duration
+    listing = workdir / f"cap-{_slug(item.path)}.ffconcat"
+    listing.write_text("\n".join(lines) + "\n")
+    return Still(listing, width, height, concat=True)
+
+
+def gradient_image(width: int, height: int, start: str, stop: str, angle: float) -> Image.Image:
+    """A linear gradient, ``angle`` degrees clockwise from "top to bottom"."""
+    theta = math.radians(angle)
+    dx, dy = math.sin(theta), math.cos(theta)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    proj = (xs - width / 2) * dx + (ys - height / 2) * dy
+    span = abs(width * dx) + abs(height * dy) or 1.0
+    t = np.clip(proj / span + 0.5, 0, 1)[..., None]
+    a, b = np.array(rgba(start), np.float32), np.array(rgba(stop), np.float32)
+    return Image.fromarray((a + (b - a) * t).round().astype(np.uint8), "RGBA")
+
+
+def _gradient(item: VisualItem, canvas: Canvas, workdir: Path) -> Still:
+    clip = item.clip
+    assert isinstance(clip, ColorClip) and clip.gradient is not None
+    box = fit(canvas.width, canvas.height, canvas, clip.fit, clip.scale)
+    g = clip.gradient
+    file = workdir / f"grad-{_slug(item.path)}.png"
+    gradient_image(box.width, box.height, g.from_, g.to, g.angle).save(file, compress_level=1)
+    return Still(file, box.width, box.height)
+
+
+def _slug(path: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in path).strip("_")
+
+
+def prepare(plan: Plan, workdir: Path, *, base_dir: Path | None = None) -> Prepared:
+    prepared = Prepared()
+    for item in plan.visuals:
+        clip = item.clip
+        if isinstance(clip, TextClip):
+            prepared.stills[item.path] = _text(item, plan.canvas, workdir, base_dir)
+        elif isinstance(clip, CaptionsClip):
+            still = _captions(item, plan.canvas, workdir, base_dir, prepared)
+            if still is not None:
+                prepared.stills[item.path] = still
+        elif isinstance(clip, ColorClip) and clip.gradient is not None:
+            prepared.stills[item.path] = _gradient(item, plan.canvas, workdir)
+    prepared.cues.sort()
+    return prepared

@@ -1,0 +1,389 @@
+"""The render spec (SPEC §3) as a validated, immutable model.
+
+``load_spec`` is the one way in: it fills merge fields, validates with pydantic, then runs the checks that
+span fields (timing, limits), and raises :class:`SpecError` with *every* problem, each with its JSON path
+(``tracks[1].clips[0].length``), so a user fixes a spec in one round instead of one error per run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from PIL import ImageColor
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from framefleet.config import Limits
+from framefleet.errors import Problem, SpecError
+
+Position = Literal[
+    "center", "top", "bottom", "left", "right", "top_left", "top_right", "bottom_left", "bottom_right"
+]
+Fit = Literal["cover", "contain", "fill", "none"]
+TransitionName = Literal["fade", "slide_left", "slide_right", "slide_up", "slide_down", "zoom"]
+EffectName = Literal["zoom_in", "zoom_out", "pan_left", "pan_right", "pan_up", "pan_down"]
+CaptionStyle = Literal["word", "clean", "bold-pop", "karaoke", "none"]
+AudioRole = Literal["voice", "music", "effect"]
+PresetName = Literal["tiktok", "instagram_reel", "youtube_short", "instagram_post", "square", "youtube"]
+AspectRatio = Literal["9:16", "4:5", "1:1", "16:9"]
+Resolution = Literal["480p", "720p", "1080p", "1440p", "2160p", "standard", "hd", "ultra"]
+
+CLIP_TYPES = ("video", "image", "text", "captions", "audio", "color")
+_SCHEMES = {"http", "https", "s3", "job", "file"}
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
+
+
+def _color(value: str) -> str:
+    """Accept ``#rgb``, ``#rrggbb``, ``#rrggbbaa`` and CSS names; store as ``#rrggbbaa``."""
+    try:
+        rgba = ImageColor.getrgb(value)
+    except (ValueError, AttributeError):
+        raise ValueError(f"not a colour: {value!r} (use #rrggbb or #rrggbbaa)") from None
+    if len(rgba) == 3:
+        rgba = (*rgba, 255)
+    return "#" + "".join(f"{c:02x}" for c in rgba)
+
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+
+
+def _source(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("source is empty")
+    match = _SCHEME.match(value)
+    if match and len(match.group(1)) > 1 and match.group(1).lower() not in _SCHEMES:
+        raise ValueError(
+            f"unsupported source scheme {match.group(1)!r} (use https://, s3://, job:, file:// or a path)"
+        )
+    return value
+
+
+Color = Annotated[str, AfterValidator(_color)]
+Source = Annotated[str, AfterValidator(_source)]
+
+
+class Model(BaseModel):
+    """Base of every spec object: unknown fields are errors (typos surface), values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Offset(Model):
+    x: float = Field(0.0, ge=-2, le=2, description="fraction of the frame width, to the right")
+    y: float = Field(0.0, ge=-2, le=2, description="fraction of the frame height, downwards")
+
+
+class Transition(Model):
+    in_: TransitionName | None = Field(None, alias="in")
+    out: TransitionName | None = None
+    duration: float = Field(0.5, gt=0, le=10)
+
+
+class Thumbnail(Model):
+    at: float = Field(1.0, ge=0)
+    width: int | None = Field(None, ge=16, le=3840, description="pixels; default: the output's width")
+
+
+class Output(Model):
+    preset: PresetName | None = None
+    aspect_ratio: AspectRatio | None = None
+    resolution: Resolution | None = None
+    width: int | None = Field(None, ge=2)
+    height: int | None = Field(None, ge=2)
+    fps: float = Field(30, ge=1, le=60)
+    format: Literal["mp4", "webm", "gif", "mp3"] = "mp4"
+    quality: Literal["draft", "standard", "high"] = "standard"
+    encoder: Literal["auto", "cpu", "gpu"] | None = None
+    background: Color = "#000000"
+    duration: float | None = Field(None, gt=0)
+    thumbnail: Thumbnail | None = None
+    loudness: float | None = Field(-14.0, ge=-70, le=-5, description="integrated LUFS; null leaves levels")
+
+
+class _Clip(Model):
+    start: float | None = Field(None, ge=0)
+    length: float | None = Field(None, gt=0)
+
+
+class _Visual(_Clip):
+    fit: Fit = "cover"
+    scale: float = Field(1.0, gt=0, le=10)
+    position: Position = "center"
+    offset: Offset = Offset()
+    opacity: float = Field(1.0, ge=0, le=1)
+    transition: Transition | None = None
+
+
+class VideoClip(_Visual):
+    type: Literal["video"]
+    src: Source
+    trim: float = Field(0.0, ge=0)
+    volume: float = Field(1.0, ge=0, le=10)
+    loop: bool = False
+    effect: EffectName | None = None
+
+
+class ImageClip(_Visual):
+    type: Literal["image"]
+    src: Source
+    effect: EffectName | None = None
+
+
+class TextStyle(Model):
+    font: str = "DejaVu Sans"
+    size: float = Field(72, gt=0, le=2000)
+    color: Color = "#ffffff"
+    bold: bool = False
+    stroke_color: Color | None = None
+    stroke_width: float = Field(0, ge=0, le=200)
+    background: Color | None = None
+    padding: float = Field(0, ge=0, le=2000)
+    align: Literal["left", "center", "right"] = "center"
+    max_width: float = Field(0.9, gt=0, le=1)
+    uppercase: bool = False
+    line_spacing: float = Field(1.15, ge=0.5, le=4)
+
+
+class TextClip(_Visual):
+    type: Literal["text"]
+    fit: Fit = "none"
+    text: str = Field(min_length=1, max_length=5000)
+    style: TextStyle = TextStyle()
+
+
+class Word(Model):
+    text: str = Field(min_length=1, max_length=200)
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Word:
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        return self
+
+
+class CaptionsClip(_Visual):
+    type: Literal["captions"]
+    fit: Fit = "none"
+    position: Position | None = None  # type: ignore[assignment]  # None: the platform-safe default
+    words: list[Word] | None = Field(None, max_length=20000)
+    src: Source | None = None
+    style: CaptionStyle = "clean"
+    font: str = "DejaVu Sans"
+    size: float = Field(72, gt=0, le=1000)
+    color: Color = "#ffffff"
+    highlight_color: Color = "#ffd400"
+    stroke_color: Color | None = "#000000"
+    stroke_width: float = Field(6, ge=0, le=100)
+    background: Color | None = None
+    bold: bool = True
+    uppercase: bool = False
+    max_words: int = Field(4, ge=1, le=30)
+    max_width: float = Field(0.85, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CaptionsClip:
+        if (self.words is None) == (self.src is None):
+            raise ValueError("give exactly one of words or src")
+        return self
+
+
+class AudioClip(_Clip):
+    type: Literal["audio"]
+    src: Source
+    trim: float = Field(0.0, ge=0)
+    volume: float = Field(1.0, ge=0, le=10)
+    fade_in: float = Field(0.0, ge=0)
+    fade_out: float = Field(0.0, ge=0)
+    role: AudioRole = "voice"
+
+
+class Gradient(Model):
+    from_: Color = Field(alias="from")
+    to: Color
+    angle: float = Field(0.0, description="degrees clockwise; 0 runs from the top down, 90 left to right")
+
+
+class ColorClip(_Visual):
+    type: Literal["color"]
+    fit: Fit = "fill"
+    color: Color | None = None
+    gradient: Gradient | None = None
+
+    @model_validator(mode="after")
+    def _one_fill(self) -> ColorClip:
+        if (self.color is None) == (self.gradient is None):
+            raise ValueError("give exactly one of color or gradient")
+        return self
+
+
+Clip = Annotated[
+    VideoClip | ImageClip | TextClip | CaptionsClip | AudioClip | ColorClip, Field(discriminator="type")
+]
+VisualClip = VideoClip | ImageClip | TextClip | CaptionsClip | ColorClip
+
+
+class Track(Model):
+    clips: list[Clip] = Field(default_factory=list)
+
+
+class Soundtrack(Model):
+    src: Source
+    volume: float = Field(1.0, ge=0, le=10)
+    trim: float = Field(0.0, ge=0)
+    fade_in: float = Field(0.0, ge=0)
+    fade_out: float = Field(0.0, ge=0)
+    duck: bool = False
+    loop: bool = True
+
+
+class RenderSpec(Model):
+    output: Output = Output()
+    merge: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    tracks: list[Track] = Field(min_length=1)
+    soundtrack: Soundtrack | None = None
+
+    def clips(self) -> Iterator[tuple[str, Clip]]:
+        """Every clip with its JSON path, bottom track first."""
+        for t, track in enumerate(self.tracks):
+            for c, clip in enumerate(track.clips):
+                yield f"tracks[{t}].clips[{c}]", clip
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the render spec, as users write it (aliases such as ``in`` and ``from``)."""
+    schema = RenderSpec.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "framefleet render spec"
+    return schema
+
+
+# --- loading -----------------------------------------------------------------------------------------
+
+
+def json_path(loc: tuple[int | str, ...]) -> str:
+    """``('tracks', 1, 'clips', 0, 'video', 'src')`` → ``tracks[1].clips[0].src``.
+
+    pydantic puts a discriminated union's tag in the location; users never wrote it, so it is dropped.
+    """
+    out = ""
+    previous: int | str | None = None
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(previous, int) and part in CLIP_TYPES:
+            pass
+        else:
+            out += f".{part}" if out else str(part)
+        previous = part
+    return out
+
+
+def _friendly(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required"
+    if kind == "union_tag_invalid":
+        return f"unknown clip type {error['input'].get('type')!r} (expected one of {', '.join(CLIP_TYPES)})"
+    if kind == "union_tag_not_found":
+        return f"'type' is required (one of {', '.join(CLIP_TYPES)})"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def apply_merge(raw: Any, merge: dict[str, Any], path: str = "") -> tuple[Any, list[Problem]]:
+    """Replace every ``{{name}}`` in every string; a string that is only a placeholder takes the value's type.
+
+    Returns the new document and one problem per placeholder with no value, at the string's path.
+    """
+    problems: list[Problem] = []
+
+    def walk(node: Any, where: str) -> Any:
+        if isinstance(node, dict):
+            return {k: node[k] if (where == "" and k == "merge") else walk(v, f"{where}.{k}" if where else k)
+                    for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, f"{where}[{i}]") for i, v in enumerate(node)]
+        if not isinstance(node, str) or "{{" not in node:
+            return node
+        whole = _PLACEHOLDER.fullmatch(node.strip())
+        if whole and whole.group(1) in merge:
+            return merge[whole.group(1)]
+
+        def sub(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in merge:
+                problems.append(Problem(where, f"no merge value for placeholder {{{{{name}}}}}"))
+                return match.group(0)
+            return str(merge[name])
+
+        return _PLACEHOLDER.sub(sub, node)
+
+    return walk(raw, path), problems
+
+
+def load_spec(raw: Any, *, limits: Limits | None = None) -> RenderSpec:
+    """Validate a parsed JSON document; raise :class:`SpecError` listing every problem."""
+    limits = limits or Limits()
+    if not isinstance(raw, dict):
+        raise SpecError([Problem("", "a render spec is a JSON object")])
+    merge = raw.get("merge") or {}
+    problems: list[Problem] = []
+    if not isinstance(merge, dict):
+        problems.append(Problem("merge", "must be an object of name: value"))
+        merge = {}
+    doc, merge_problems = apply_merge(raw, merge)
+    problems += merge_problems
+    try:
+        spec = RenderSpec.model_validate(doc)
+    except ValidationError as exc:
+        problems += [Problem(json_path(tuple(e["loc"])), _friendly(dict(e))) for e in exc.errors()]
+        raise SpecError(problems) from None
+    problems += list(_semantic_problems(spec, limits))
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def _semantic_problems(spec: RenderSpec, limits: Limits) -> Iterator[Problem]:
+    """Checks that span fields: sizes and limits, lengths that cannot be defaulted, transitions that fit."""
+    from framefleet.compositor.canvas import canvas_size  # the canvas module imports this one
+
+    out = spec.output
+    width, height = canvas_size(out)
+    if out.format in ("mp4", "webm") and (width % 2 or height % 2):
+        yield Problem("output", f"width and height must be even for {out.format}, got {width}x{height}")
+    if width > limits.max_width:
+        yield Problem("output.width", f"{width} px is over the limit of {limits.max_width}")
+    if height > limits.max_height:
+        yield Problem("output.height", f"{height} px is over the limit of {limits.max_height}")
+    if width * height > limits.max_pixels:
+        yield Problem("output", f"{width}x{height} is over the limit of {limits.max_pixels} pixels")
+    if out.duration is not None and out.duration > limits.max_duration:
+        yield Problem("output.duration", f"{out.duration} s is over the limit of {limits.max_duration} s")
+    if len(spec.tracks) > limits.max_tracks:
+        yield Problem("tracks", f"{len(spec.tracks)} tracks is over the limit of {limits.max_tracks}")
+    count = 0
+    for path, clip in spec.clips():
+        count += 1
+        if clip.type in ("image", "text", "color") and clip.length is None:
+            yield Problem(f"{path}.length", f"required for {clip.type} clips")
+        if clip.start is not None and clip.start > limits.max_duration:
+            yield Problem(f"{path}.start", f"{clip.start} s is over the limit of {limits.max_duration} s")
+        if clip.length is not None and clip.length > limits.max_duration:
+            yield Problem(f"{path}.length", f"{clip.length} s is over the limit of {limits.max_duration} s")
+        if clip.type == "video" and clip.loop and clip.length is None and out.duration is None:
+            yield Problem(f"{path}.length", "required for a looping video unless output.duration is set")
+        if clip.type != "audio" and clip.transition and clip.length is not None:
+            both = int(clip.transition.in_ is not None) + int(clip.transition.out is not None)
+            if both and clip.transition.duration * both > clip.length + 1e-9:
+                yield Problem(f"{path}.transition.duration", "transitions are longer than the clip")
+    if count > limits.max_clips:
+        yield Problem("tracks", f"{count} clips is over the limit of {limits.max_clips}")
+    if count == 0:
+        yield Problem("tracks", "no clips: a render needs at least one clip")

@@ -1,0 +1,114 @@
+"""Settings: the only place that reads the environment (SPEC §2).
+
+Everything else receives a :class:`Settings` (or the piece of it it needs) from its caller, so tests build
+settings from a plain dict and nothing changes behaviour behind a caller's back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from framefleet.errors import BadInput
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one spec may ask for; each is an environment variable (``FRAMEFLEET_MAX_*``)."""
+
+    max_duration: float = 3600.0
+    max_width: int = 3840
+    max_height: int = 3840
+    max_pixels: int = 3840 * 2160
+    max_clips: int = 500
+    max_tracks: int = 50
+    max_download_bytes: int = 2 * 1024**3
+    download_timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """framefleet's configuration, built from the environment once, by the program's entry point."""
+
+    broker_url: str = "memory://"
+    storage_url: str = "file://./framefleet-output"
+    s3_endpoint_url: str | None = None
+    url_ttl: int = 86400
+    webhook_secret: str | None = None
+    metrics_port: int = 9191
+    encoder: str = "auto"
+    allow_private_urls: bool = False
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "framefleet")
+    #: Local files a queued job may read; ``None`` means queued jobs read no local files at all.
+    local_root: Path | None = None
+    ffmpeg: str = "ffmpeg"
+    ffprobe: str = "ffprobe"
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every ``FRAMEFLEET_*`` variable; a malformed value is a :class:`BadInput` naming it."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = env.get(f"FRAMEFLEET_{name}")
+            return default if value is None or value == "" else value
+
+        def number(name: str, default: float, kind: type = float) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise BadInput(f"FRAMEFLEET_{name} must be a number, got {raw!r}") from None
+            if value <= 0:
+                raise BadInput(f"FRAMEFLEET_{name} must be positive, got {raw!r}")
+            return value
+
+        def flag(name: str) -> bool:
+            raw = (get(name) or "").strip().lower()
+            if raw in _TRUE:
+                return True
+            if raw in _FALSE:
+                return False
+            raise BadInput(f"FRAMEFLEET_{name} must be true or false, got {raw!r}")
+
+        encoder = (get("ENCODER") or "auto").lower()
+        if encoder not in {"auto", "cpu", "gpu"}:
+            raise BadInput(f"FRAMEFLEET_ENCODER must be auto, cpu or gpu, got {encoder!r}")
+        defaults = Limits()
+        limits = Limits(
+            max_duration=number("MAX_DURATION", defaults.max_duration),
+            max_width=int(number("MAX_WIDTH", defaults.max_width, int)),
+            max_height=int(number("MAX_HEIGHT", defaults.max_height, int)),
+            max_pixels=int(number("MAX_PIXELS", defaults.max_pixels, int)),
+            max_clips=int(number("MAX_CLIPS", defaults.max_clips, int)),
+            max_tracks=int(number("MAX_TRACKS", defaults.max_tracks, int)),
+            max_download_bytes=int(number("MAX_DOWNLOAD_BYTES", defaults.max_download_bytes, int)),
+            download_timeout=number("DOWNLOAD_TIMEOUT", defaults.download_timeout),
+        )
+        cache = get("CACHE_DIR")
+        xdg = env.get("XDG_CACHE_HOME")
+        home_cache = Path(xdg) / "framefleet" if xdg else Path.home() / ".cache" / "framefleet"
+        root = get("LOCAL_ROOT")
+        return cls(
+            broker_url=get("BROKER_URL", "memory://") or "memory://",
+            storage_url=get("STORAGE_URL", "file://./framefleet-output") or "",
+            s3_endpoint_url=get("S3_ENDPOINT_URL"),
+            url_ttl=int(number("URL_TTL", 86400, int)),
+            webhook_secret=get("WEBHOOK_SECRET"),
+            metrics_port=int(number("METRICS_PORT", 9191, int)),
+            encoder=encoder,
+            allow_private_urls=flag("ALLOW_PRIVATE_URLS"),
+            cache_dir=Path(cache) if cache else home_cache,
+            local_root=Path(root).resolve() if root else None,
+            ffmpeg=get("FFMPEG", "ffmpeg") or "ffmpeg",
+            ffprobe=get("FFPROBE", "ffprobe") or "ffprobe",
+            limits=limits,
+        )

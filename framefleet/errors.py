@@ -1,0 +1,123 @@
+"""framefleet's one error tree.
+
+Every failure a caller can see is a :class:`FramefleetError`. Each class carries the stable job error
+``code`` of SPEC §4 and a message that is safe to show a customer; whatever is not safe (paths, stderr,
+stack traces) goes in ``detail``, which is logged and never shown::
+
+    FramefleetError                 code "internal"
+    ├── BadInput                    code "bad_input"   the spec or a request is wrong; never retried
+    │   └── SpecError               every validation problem, each with its JSON path
+    ├── BadMedia                    code "bad_media"   a source ffmpeg cannot decode; never retried
+    ├── RenderError                 code "internal"    the render itself broke
+    │   ├── FFmpegError             ffmpeg exited non-zero
+    │   └── EncoderUnavailable      a GPU encode was asked for where none works (bad configuration)
+    ├── FetchError                  code "bad_input"   a source could not be fetched (missing, refused, too big)
+    ├── Canceled                    code "canceled"
+    ├── Timeout                     code "timeout"
+    ├── StorageError                code "internal"    object storage failed; transient, retried
+    └── ProviderError               code "provider_error"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class FramefleetError(Exception):
+    """Root of every error framefleet raises on purpose."""
+
+    code = "internal"
+    #: Whether retrying the same job may succeed (network blips, 5xx): permanent errors fail at once.
+    transient = False
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def as_dict(self) -> dict[str, str]:
+        """The job's ``error`` object: stable code and customer-safe message."""
+        return {"code": self.code, "message": self.message}
+
+
+class BadInput(FramefleetError):
+    """The request is wrong and will stay wrong however often it is retried."""
+
+    code = "bad_input"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem: where in the spec (``tracks[1].clips[0].src``) and what is wrong."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class SpecError(BadInput):
+    """A render spec that fails validation; ``problems`` lists every one of them, not only the first."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = sorted(set(problems), key=lambda p: (p.path, p.message))
+        count = len(self.problems)
+        head = "; ".join(str(p) for p in self.problems[:5])
+        more = f" (and {count - 5} more)" if count > 5 else ""
+        super().__init__(f"invalid render spec: {head}{more}")
+
+
+class BadMedia(BadInput):
+    """A source exists but cannot be decoded (corrupt, empty, not media)."""
+
+    code = "bad_media"
+
+
+class FetchError(BadInput):
+    """A source could not be fetched: missing, refused by the network guard, or over the size cap."""
+
+
+class TransientFetchError(FramefleetError):
+    """A source could not be fetched for a reason that may pass (timeout, 5xx, connection reset)."""
+
+    transient = True
+
+
+class RenderError(FramefleetError):
+    """The render failed for a reason that is ours, not the caller's."""
+
+
+class FFmpegError(RenderError):
+    """ffmpeg exited non-zero; ``detail`` holds the tail of its log."""
+
+
+class EncoderUnavailable(RenderError):
+    """``encoder: gpu`` was asked for on a machine where no NVENC encode works."""
+
+    code = "bad_input"
+
+
+class Canceled(FramefleetError):
+    """The job was canceled while it ran."""
+
+    code = "canceled"
+
+
+class Timeout(FramefleetError):
+    """The job ran past its time limit."""
+
+    code = "timeout"
+
+
+class StorageError(FramefleetError):
+    """Object storage failed; usually transient."""
+
+    transient = True
+
+
+class ProviderError(FramefleetError):
+    """A generation provider failed or none is configured for the job's type."""
+
+    code = "provider_error"
