@@ -1,2 +1,147 @@
-def main() -> int:
-    return 0
+"""The ``framefleet`` command (SPEC §1). Builds settings once and passes them down.
+
+Exit codes: 0 success, 1 the job failed, 2 bad input or bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from framefleet import __version__
+from framefleet.errors import BadInput, FramefleetError, Problem, SpecError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _read_spec(path: str) -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"{path}: {exc.strerror or 'cannot be read'}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError([Problem("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
+                        ) from None
+
+
+def _print_problems(exc: FramefleetError) -> None:
+    if isinstance(exc, SpecError):
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+    else:
+        print(f"error: {exc.message}", file=sys.stderr)
+
+
+def _terminate_on_sigterm() -> None:
+    """Turn SIGTERM into an exception so ``finally`` blocks run and ffmpeg is killed with us."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from framefleet.compositor.render import render
+    from framefleet.compositor.spec import load_spec
+    from framefleet.config import Settings
+    from framefleet.console import ProgressBar
+
+    settings = Settings.from_env()
+    spec = load_spec(_read_spec(args.spec), limits=settings.limits)
+    base_dir = Path.cwd() if args.spec == "-" else Path(args.spec).resolve().parent
+    output = Path(args.output or f"{Path(args.spec).stem if args.spec != '-' else 'render'}.{spec.output.format}")
+    bar = ProgressBar(enabled=not args.quiet)
+    try:
+        result = render(spec, output, settings=settings, base_dir=base_dir, on_progress=bar,
+                        timeout=args.timeout)
+    finally:
+        bar.close()
+    print(json.dumps(result.summary()))
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from framefleet.compositor.validate import validate_local
+    from framefleet.config import Settings
+
+    settings = Settings.from_env()
+    raw = _read_spec(args.spec)
+    base_dir = Path.cwd() if args.spec == "-" else Path(args.spec).resolve().parent
+    summary = validate_local(raw, settings=settings, base_dir=base_dir)
+    print(json.dumps(summary))
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from framefleet.compositor.spec import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from framefleet import doctor
+    from framefleet.config import Settings
+
+    results = doctor.checks(Settings.from_env())
+    if args.json:
+        print(json.dumps([r.__dict__ for r in results], indent=2))
+    else:
+        print(doctor.report(results))
+    return EXIT_OK if doctor.healthy(results) else EXIT_BAD_INPUT
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="framefleet", description="Render layered timelines to MP4.")
+    parser.add_argument("--version", action="version", version=f"framefleet {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details (ffmpeg commands)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("render", help="render one spec on this machine")
+    p.add_argument("spec", help="render spec JSON file, or - for standard input")
+    p.add_argument("-o", "--output", help="output file (default: the spec's name with the format's suffix)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("validate", help="check a spec and its local sources; exit 2 listing every error")
+    p.add_argument("spec")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the render spec")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("doctor", help="check ffmpeg, encoders (a real NVENC test), fonts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _terminate_on_sigterm()
+    try:
+        return int(args.func(args))
+    except BadInput as exc:
+        _print_problems(exc)
+        return EXIT_BAD_INPUT
+    except FramefleetError as exc:
+        _print_problems(exc)
+        if exc.detail:
+            logging.getLogger("framefleet").info("detail: %s", exc.detail)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,50 @@
+# framefleet — `make demo` renders the examples, `make test` runs the suite. Both install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Debian packages the project needs at run and test time (installed only when missing).
+SYSTEM_PACKAGES := ffmpeg fontconfig fonts-dejavu-core fonts-liberation2
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+EXAMPLES := explainer montage product_ad
+
+.PHONY: demo test system venv lint typecheck bench clean
+
+system:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: system venv
+	@$(PY) -c "from pathlib import Path; from framefleet.samples import make_all; make_all(Path('examples/media'))"
+	@mkdir -p examples/out
+	@for e in $(EXAMPLES); do \
+	  echo "rendering examples/$$e.json"; \
+	  $(VENV)/bin/framefleet render examples/$$e.json -o examples/out/$$e.mp4 || exit 1; \
+	done
+	@echo; echo "Rendered:"; ls -1 $(CURDIR)/examples/out/*.mp4 | sed 's/^/  /'
+
+test: system venv
+	$(VENV)/bin/ruff check framefleet tests bench
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check framefleet tests bench
+	$(VENV)/bin/mypy
+
+bench: system venv
+	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) bench/render_bench.py
+
+clean:
+	rm -rf examples/out examples/media bench/out .pytest_cache

@@ -1,0 +1,56 @@
+"""``framefleet validate``: everything that can be checked without rendering.
+
+The spec itself, then every local source (exists, decodes), then the plan (trims past a source's end,
+empty timelines). Remote sources are checked for form only: validating must not download.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from framefleet.assets.fetch import Fetcher
+from framefleet.compositor import captions as cap
+from framefleet.compositor import plan, probe
+from framefleet.compositor.canvas import Canvas
+from framefleet.compositor.render import sources
+from framefleet.compositor.spec import CaptionsClip, load_spec
+from framefleet.config import Settings
+from framefleet.errors import BadInput, BadMedia, FetchError, Problem, SpecError
+
+
+def validate_local(raw: Any, *, settings: Settings, base_dir: Path) -> dict[str, Any]:
+    """Raise :class:`SpecError` with every problem found, or return a short summary of the render."""
+    spec = load_spec(raw, limits=settings.limits)
+    fetcher = Fetcher(settings, base_dir=base_dir)
+    problems: list[Problem] = []
+    files: dict[str, Path] = {}
+    media: dict[str, probe.MediaInfo] = {}
+    caption_srcs = {c.src for _, c in spec.clips() if isinstance(c, CaptionsClip) and c.src}
+    for src, paths in sources(spec).items():
+        if fetcher.local_path(src) is None:
+            continue
+        try:
+            files[src] = fetcher.fetch(src)
+            if src not in caption_srcs:
+                media[src] = probe.probe(files[src], name=src, ffprobe=settings.ffprobe)
+        except (FetchError, BadMedia) as exc:
+            problems += [Problem(p, exc.message) for p in paths]
+    if problems:
+        raise SpecError(problems)
+    canvas = Canvas.from_output(spec.output)
+    summary: dict[str, Any] = {"valid": True, "width": canvas.width, "height": canvas.height,
+                               "fps": float(canvas.fps), "format": spec.output.format}
+    if len(files) == len(sources(spec)):  # every source is local: the whole timeline can be planned
+        phrases = {}
+        for path, clip in spec.clips():
+            if isinstance(clip, CaptionsClip) and clip.src:
+                try:
+                    phrases[path] = cap.load_file(files[clip.src])
+                except BadInput as exc:
+                    problems.append(Problem(f"{path}.src", exc.message))
+        if problems:
+            raise SpecError(problems)
+        timeline = plan.build_plan(spec, media=media, files=files, phrases=phrases, limits=settings.limits)
+        summary["duration"] = round(timeline.duration, 6)
+    return summary
