@@ -6,12 +6,13 @@ stack traces) goes in ``detail``, which is logged and never shown::
 
     FramefleetError                 code "internal"
     ├── BadInput                    code "bad_input"   the spec or a request is wrong; never retried
-    │   └── SpecError               every validation problem, each with its JSON path
-    ├── BadMedia                    code "bad_media"   a source ffmpeg cannot decode; never retried
+    │   ├── SpecError               every validation problem, each with its JSON path
+    │   ├── BadMedia                code "bad_media"   a source ffmpeg cannot decode
+    │   ├── FetchError              a source could not be fetched (missing, refused, too big)
+    │   └── EncoderUnavailable      a GPU encode was asked for where none works
+    ├── TransientFetchError         code "internal"    a download failed for a reason that may pass; retried
     ├── RenderError                 code "internal"    the render itself broke
-    │   ├── FFmpegError             ffmpeg exited non-zero
-    │   └── EncoderUnavailable      a GPU encode was asked for where none works (bad configuration)
-    ├── FetchError                  code "bad_input"   a source could not be fetched (missing, refused, too big)
+    │   └── FFmpegError             ffmpeg exited non-zero
     ├── Canceled                    code "canceled"
     ├── Timeout                     code "timeout"
     ├── StorageError                code "internal"    object storage failed; transient, retried
@@ -93,10 +94,8 @@ class FFmpegError(RenderError):
     """ffmpeg exited non-zero; ``detail`` holds the tail of its log."""
 
 
-class EncoderUnavailable(RenderError):
-    """``encoder: gpu`` was asked for on a machine where no NVENC encode works."""
-
-    code = "bad_input"
+class EncoderUnavailable(BadInput):
+    """``encoder: gpu`` was asked for on a machine where no NVENC encode works (bad configuration)."""
 
 
 class Canceled(FramefleetError):
