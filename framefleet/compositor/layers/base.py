@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,22 +26,57 @@ class Still:
     concat: bool = False  # an ffconcat list of pictures with durations (captions)
 
 
+class Source:
+    """One ``-i`` as layers see it: ``.video`` and ``.audio`` hand out that input's streams."""
+
+    def __init__(self, ctx: Context, key: tuple[Any, ...]) -> None:
+        self._ctx, self._key = ctx, key
+
+    @property
+    def video(self) -> Stream:
+        return self._ctx.take(self._key, "video")
+
+    @property
+    def audio(self) -> Stream:
+        return self._ctx.take(self._key, "audio")
+
+
 @dataclass
 class Context:
-    """What layers need to build their part of the graph: the canvas, stills, and shared inputs."""
+    """What layers need to build their part of the graph: the canvas, stills, and shared inputs.
+
+    An input used by several clips (the same file, trim and length twice, or a video's picture and its
+    sound) is opened once; where one stream of it feeds several chains it goes through a ``split``.
+    ``uses`` is how often each stream is taken, counted by a first, dry build of the same plan.
+    """
 
     canvas: Canvas
     stills: dict[str, Still] = field(default_factory=dict)
+    uses: Counter[tuple[Any, ...]] | None = None
+    taken: Counter[tuple[Any, ...]] = field(default_factory=Counter)
     _inputs: dict[tuple[Any, ...], Stream] = field(default_factory=dict)
+    _splits: dict[tuple[Any, ...], list[Stream]] = field(default_factory=dict)
 
-    def input(self, file: Path | str, **options: Any) -> Stream:
-        """One ``-i`` per distinct (file, options): a video's picture and sound share their input."""
+    def input(self, file: Path | str, **options: Any) -> Source:
         key = (str(file), tuple(sorted(options.items())))
         if key not in self._inputs:
             self._inputs[key] = ffmpeg.input(str(file), **options)
-        return self._inputs[key]
+        return Source(self, key)
 
-    def media_input(self, file: Path, *, trim: float, frames: int, loop: bool) -> Stream:
+    def take(self, key: tuple[Any, ...], kind: str) -> Stream:
+        slot = (key, kind)
+        self.taken[slot] += 1
+        node = self._inputs[key]
+        stream = node.video if kind == "video" else node.audio
+        count = self.uses.get(slot, 1) if self.uses is not None else 1
+        if count <= 1:
+            return stream
+        if slot not in self._splits:
+            split = stream.filter_multi_output("split" if kind == "video" else "asplit", str(count))
+            self._splits[slot] = [split[i] for i in range(count)]
+        return self._splits[slot][self.taken[slot] - 1]
+
+    def media_input(self, file: Path, *, trim: float, frames: int, loop: bool) -> Source:
         """A time-based source cut to the clip: fast seek to ``trim``, a little slack past the end
         (the filters cut to the exact frame)."""
         seconds = self.canvas.seconds(frames) + 2 / float(self.canvas.fps)

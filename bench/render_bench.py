@@ -1,0 +1,175 @@
+"""Render benchmark: one reference timeline, three ways, in one run.
+
+    framefleet   the compositor: one ffmpeg process, one filter graph
+    moviepy      an equivalent MoviePy 2 script (frames composited in Python/NumPy)
+    bare         ffmpeg re-encoding framefleet's own output with the same encoder settings: the cost of
+                 the encode alone, so framefleet/bare is the price of compositing
+
+The timeline: 20 s at 1080x1920, 30 fps; three video clips, an image with a Ken Burns zoom, a title,
+word-by-word captions, a voice-over and music ducked under it. Each engine runs in its own process;
+peak memory is the largest resident set of that process and the processes it waited for (ffmpeg).
+
+    python bench/render_bench.py [--skip-moviepy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+MEDIA = OUT / "media"
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+W, H, FPS, SECONDS = 1080, 1920, 30, 20.0
+VOICE_AT = (0.0, 12.0)
+
+
+def words() -> list[dict[str, float | str]]:
+    base = json.loads((MEDIA / "voiceover.words.json").read_text())["words"]
+    return [{"text": w["text"], "start": round(w["start"] + at, 3), "end": round(w["end"] + at, 3)}
+            for at in VOICE_AT for w in base if w["end"] + at < SECONDS]
+
+
+def spec() -> dict:
+    return {
+        "output": {"width": W, "height": H, "fps": FPS, "quality": "standard", "duration": SECONDS},
+        "tracks": [
+            {"clips": [
+                {"type": "video", "src": "broll1.mp4", "length": 5, "volume": 0},
+                {"type": "video", "src": "broll2.mp4", "length": 5, "volume": 0},
+                {"type": "video", "src": "broll3.mp4", "length": 5, "volume": 0},
+                {"type": "image", "src": "photo.jpg", "length": 5, "effect": "zoom_in"},
+            ]},
+            {"clips": [{"type": "text", "text": "3 tips for better sleep", "start": 0.5, "length": 3,
+                        "position": "top", "style": {"size": 90, "bold": True, "stroke_color": "#000000",
+                                                     "stroke_width": 6}}]},
+            {"clips": [{"type": "captions", "style": "word", "words": words(), "size": 96}]},
+            {"clips": [{"type": "audio", "src": "voiceover.wav", "start": at} for at in VOICE_AT]},
+        ],
+        "soundtrack": {"src": "music.mp3", "volume": 0.6, "duck": True},
+    }
+
+
+def peak_rss_mib() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024
+
+
+# --- engines (each runs in a fresh process) ----------------------------------------------------------
+
+
+def engine_framefleet(out: Path) -> None:
+    from framefleet.compositor.render import render
+    from framefleet.compositor.spec import load_spec
+    from framefleet.config import Settings
+
+    render(load_spec(spec()), out, settings=Settings.from_env(), base_dir=MEDIA)
+
+
+def engine_bare(out: Path) -> None:
+    source = OUT / "framefleet.mp4"
+    subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(source),
+                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "high",
+                    "-pix_fmt", "yuv420p", "-g", "60", "-c:a", "aac", "-b:a", "192k", "-ar", "48000",
+                    "-movflags", "+faststart", str(out)], check=True)
+
+
+def engine_moviepy(out: Path) -> None:
+    from moviepy import (
+        AudioFileClip,
+        CompositeAudioClip,
+        CompositeVideoClip,
+        ImageClip,
+        TextClip,
+        VideoFileClip,
+        afx,
+        vfx,
+    )
+
+    def cover(clip):  # type: ignore[no-untyped-def]
+        scale = max(W / clip.w, H / clip.h)
+        clip = clip.resized(scale)
+        return clip.cropped(x_center=clip.w / 2, y_center=clip.h / 2, width=W, height=H)
+
+    layers = []
+    for i, name in enumerate(("broll1.mp4", "broll2.mp4", "broll3.mp4")):
+        clip = VideoFileClip(str(MEDIA / name), audio=False).subclipped(0, 5)
+        layers.append(cover(clip).with_start(5 * i))
+    photo = cover(ImageClip(str(MEDIA / "photo.jpg")).with_duration(5))
+    zoom = photo.resized(lambda t: 1 + 0.25 * t / 5)
+    zoom = zoom.with_effects([vfx.Crop(x_center=W / 2, y_center=H / 2, width=W, height=H)])
+    layers.append(zoom.with_start(15).with_position("center"))
+    title = TextClip(font=FONT, text="3 tips for better sleep", font_size=90, color="white",
+                     stroke_color="black", stroke_width=6)
+    layers.append(title.with_start(0.5).with_duration(3).with_position(("center", 96)))
+    for w in words():
+        caption = TextClip(font=FONT, text=str(w["text"]), font_size=96, color="white", stroke_color="black",
+                           stroke_width=6)
+        layers.append(caption.with_start(float(w["start"])).with_duration(float(w["end"]) - float(w["start"]))
+                      .with_position(("center", int(H * 0.7))))
+    video = CompositeVideoClip(layers, size=(W, H)).with_duration(SECONDS)
+    voices = [AudioFileClip(str(MEDIA / "voiceover.wav")).with_start(at) for at in VOICE_AT]
+    music = AudioFileClip(str(MEDIA / "music.mp3")).with_effects([afx.AudioLoop(duration=SECONDS)])
+    ducked = [afx.MultiplyVolume(0.6)]
+    for at, voice in zip(VOICE_AT, voices, strict=True):  # no sidechain in MoviePy: duck the voice spans
+        ducked.append(afx.MultiplyVolume(0.25, start_time=at, end_time=min(SECONDS, at + voice.duration)))
+    music = music.with_effects(ducked)
+    video = video.with_audio(CompositeAudioClip([music, *voices]).with_duration(SECONDS))
+    video.write_videofile(str(out), fps=FPS, codec="libx264", preset="veryfast", audio_codec="aac",
+                          audio_bitrate="192k", threads=2, ffmpeg_params=["-crf", "23", "-pix_fmt", "yuv420p"],
+                          logger=None)
+
+
+ENGINES = {"framefleet": engine_framefleet, "bare": engine_bare, "moviepy": engine_moviepy}
+
+
+def run_engine(name: str) -> dict[str, float]:
+    """Run one engine in a child process; returns wall seconds and peak RSS."""
+    out = OUT / f"{name}.mp4"
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "--engine", name], capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"seconds": wall, "peak_rss_mib": stats["peak_rss_mib"], "bytes": out.stat().st_size}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine", choices=sorted(ENGINES), help=argparse.SUPPRESS)
+    parser.add_argument("--skip-moviepy", action="store_true", help="framefleet and bare only")
+    args = parser.parse_args()
+    if args.engine:
+        ENGINES[args.engine](OUT / f"{args.engine}.mp4")
+        print(json.dumps({"peak_rss_mib": peak_rss_mib()}))
+        return
+
+    from framefleet.samples import make_all
+
+    make_all(MEDIA)
+    print(f"timeline: {SECONDS:.0f} s at {W}x{H}, {FPS} fps; 3 videos, Ken Burns image, title, "
+          f"{len(words())} caption words, voice + ducked music; {subprocess.check_output(['nproc']).decode().strip()} cores")
+    results = {"framefleet": run_engine("framefleet"), "bare": run_engine("bare")}
+    if not args.skip_moviepy:
+        results["moviepy"] = run_engine("moviepy")
+    for name, r in results.items():
+        print(f"{name:>10}: {r['seconds']:7.2f} s   peak RSS {r['peak_rss_mib']:7.1f} MiB   "
+              f"{SECONDS / r['seconds']:5.2f}x realtime")
+    ff = results["framefleet"]["seconds"]
+    print(f"framefleet/bare    = {ff / results['bare']['seconds']:.2f}   (target <= 1.2)")
+    if "moviepy" in results:
+        print(f"moviepy/framefleet = {results['moviepy']['seconds'] / ff:.2f}   (target >= 10)")
+    print(f"framefleet peak RSS = {results['framefleet']['peak_rss_mib']:.0f} MiB   (target <= 1024)")
+    (OUT / "results.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
