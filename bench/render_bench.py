@@ -155,8 +155,9 @@ def main() -> None:
     from framefleet.samples import make_all
 
     make_all(MEDIA)
+    cores = subprocess.check_output(["nproc"]).decode().strip()
     print(f"timeline: {SECONDS:.0f} s at {W}x{H}, {FPS} fps; 3 videos, Ken Burns image, title, "
-          f"{len(words())} caption words, voice + ducked music; {subprocess.check_output(['nproc']).decode().strip()} cores")
+          f"{len(words())} caption words, voice + ducked music; {cores} cores")
     results = {"framefleet": run_engine("framefleet"), "bare": run_engine("bare")}
     if not args.skip_moviepy:
         results["moviepy"] = run_engine("moviepy")

@@ -69,7 +69,7 @@ class Settings:
                 raise BadInput(f"FRAMEFLEET_{name} must be a number, got {raw!r}") from None
             if value <= 0:
                 raise BadInput(f"FRAMEFLEET_{name} must be positive, got {raw!r}")
-            return value
+            return float(value)
 
         def flag(name: str) -> bool:
             raw = (get(name) or "").strip().lower()

@@ -36,7 +36,7 @@ def pixel(path: Path, t: float, x: int, y: int, size: tuple[int, int]) -> tuple[
     """Mean colour of a 5×5 patch at (x, y): robust to chroma subsampling at edges."""
     f = frame(path, t, size).astype(int)
     patch = f[max(0, y - 2):y + 3, max(0, x - 2):x + 3].reshape(-1, 3).mean(axis=0)
-    return tuple(int(round(v)) for v in patch)  # type: ignore[return-value]
+    return tuple(round(v) for v in patch)  # type: ignore[return-value]
 
 
 def close(a: tuple[int, ...], b: tuple[int, ...], tol: int = 24) -> bool:

@@ -33,7 +33,7 @@ def resolve(host: str, port: int, *, allow_private: bool) -> list[tuple[int, str
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
         raise FetchError(f"host {host!r} could not be resolved") from None
-    addresses = [(family, str(sockaddr[0])) for family, _, _, _, sockaddr in infos]
+    addresses: list[tuple[int, str]] = [(int(family), str(sockaddr[0])) for family, _, _, _, sockaddr in infos]
     if not allow_private:
         refused = [ip for _, ip in addresses if not address_allowed(ip)]
         if refused:

@@ -28,7 +28,7 @@ REFERENCE_SHORT_SIDE = 1080
 
 
 def _even(value: float) -> int:
-    return max(2, int(round(value / 2)) * 2)
+    return max(2, round(value / 2) * 2)
 
 
 def canvas_size(out: Output) -> tuple[int, int]:
@@ -67,7 +67,7 @@ class Canvas:
 
     def frame(self, seconds: float) -> int:
         """Snap a time to the nearest frame of the grid."""
-        return int(round(seconds * self.fps))
+        return round(seconds * self.fps)
 
     def seconds(self, frames: int) -> float:
         return float(frames / self.fps)

@@ -139,7 +139,9 @@ def states(phrases: Sequence[Sequence[TimedWord]], style: str, *, uppercase: boo
     """What is on screen when, for one captions ``style``; times relative to the clip's start."""
     if style == "none":
         return []
-    fix = (lambda s: s.upper()) if uppercase else (lambda s: s)
+    def fix(text: str) -> str:
+        return text.upper() if uppercase else text
+
     out: list[CaptionState] = []
     if style == "word":
         flat = [w for p in phrases for w in p]
@@ -173,7 +175,7 @@ def _ordered(items: Iterable[CaptionState]) -> list[CaptionState]:
 
 
 def _stamp(seconds: float) -> str:
-    ms = int(round(seconds * 1000))
+    ms = round(seconds * 1000)
     h, ms = divmod(ms, 3_600_000)
     m, ms = divmod(ms, 60_000)
     s, ms = divmod(ms, 1000)

@@ -61,7 +61,9 @@ def choose(fmt: str, quality: str, requested: str, fps: float, *, ffmpeg: str = 
             "b:v": 0, "crf": VP9_CRF[quality], "deadline": "realtime", "cpu-used": 8, "row-mt": 1,
             "pix_fmt": "yuv420p", "g": gop, "b:a": "160k", "ar": 48000, "ac": 2,
         })
-    audio = {"b:a": "192k", "ar": 48000, "ac": 2, "movflags": "+faststart", "pix_fmt": "yuv420p", "g": gop}
+    audio: dict[str, str | int | float] = {
+        "b:a": "192k", "ar": 48000, "ac": 2, "movflags": "+faststart", "pix_fmt": "yuv420p", "g": gop,
+    }
     use_gpu = requested == "gpu" or (requested == "auto" and nvenc_works(ffmpeg))
     if requested == "gpu" and not nvenc_works(ffmpeg):
         raise EncoderUnavailable(

@@ -22,7 +22,7 @@ TEXT_MARGIN = 0.05
 
 def even(value: float) -> int:
     """Round to an even number ≥ 2 (4:2:0 video needs even sizes)."""
-    return max(2, int(round(value / 2)) * 2)
+    return max(2, round(value / 2) * 2)
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def fit(src_w: int, src_h: int, canvas: Canvas, mode: str, scale: float = 1.0) -
     return Fitted(even(src_w * scale), even(src_h * scale))
 
 
-def place(canvas: Canvas, width: int, height: int, position: str, offset_x: float = 0.0,
+def place(canvas: Canvas, width: int, height: int, position: str, *, offset_x: float = 0.0,
           offset_y: float = 0.0, margin: float = 0.0) -> tuple[int, int]:
     """Top-left corner for a ``width``×``height`` box at ``position``, shifted by ``offset`` (fractions)."""
     cw, ch = canvas.width, canvas.height

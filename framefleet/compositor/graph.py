@@ -51,7 +51,7 @@ def _visual(plan: Plan, ctx: Context) -> Any:
                      f":d={plan.duration + 1:.6f}", f="lavfi").video
     stream = base.filter("format", "yuv420p").filter("trim", end_frame=plan.frames)
     for item in plan.visuals:
-        if item.clip.type == "captions" and item.clip.style == "none":  # type: ignore[union-attr]
+        if item.clip.type == "captions" and item.clip.style == "none":
             continue
         placed = BUILDERS[item.clip.type](item, ctx)
         # format=yuv420 (not auto): the output is 4:2:0 anyway, and auto makes every frame convert

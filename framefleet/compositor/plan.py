@@ -6,9 +6,10 @@ is what is left of the source"); the graph builder after it only reads explicit 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from framefleet.compositor.canvas import Canvas
 from framefleet.compositor.captions import TimedWord, group_phrases
@@ -16,6 +17,7 @@ from framefleet.compositor.probe import MediaInfo
 from framefleet.compositor.spec import (
     AudioClip,
     CaptionsClip,
+    ImageClip,
     Output,
     RenderSpec,
     VideoClip,
@@ -80,7 +82,36 @@ class Plan:
 def _source_length(clip: VideoClip | AudioClip, info: MediaInfo) -> float | None:
     if info.duration is None:
         return None
-    return info.duration - clip.trim
+    return float(info.duration - clip.trim)
+
+
+def _length(clip: Any, path: str, *, info: MediaInfo | None, canvas: Canvas, start: int, fixed_end: int | None,
+            problems: list[Problem]) -> float | None:
+    """A clip's length in seconds: explicit, or what is left of its source (to the end, when looping)."""
+    length: float | None = clip.length
+    if isinstance(clip, VideoClip | AudioClip) and info is not None:
+        if isinstance(clip, VideoClip) and not info.has_video:
+            raise BadMedia(f"{clip.src} has no video stream ({path}.src)")
+        if isinstance(clip, AudioClip) and not info.has_audio:
+            raise BadMedia(f"{clip.src} has no audio stream ({path}.src)")
+        if length is None:
+            if isinstance(clip, VideoClip) and clip.loop:
+                length = canvas.seconds(fixed_end - start) if fixed_end else None
+            else:
+                length = _source_length(clip, info)
+            if length is not None and length <= 0:
+                problems.append(Problem(f"{path}.trim", f"is past the end of the source ({info.duration:.3f} s)"))
+                return None
+    return length
+
+
+def _phrases(clip: CaptionsClip, path: str, phrases: Mapping[str, Sequence[Sequence[TimedWord]]]
+             ) -> tuple[tuple[TimedWord, ...], ...]:
+    if clip.words is not None:
+        runs = group_phrases([TimedWord(w.text, w.start, w.end) for w in clip.words], clip.max_words)
+    else:  # a captions file, already split into phrases by whoever read it
+        runs = [list(p) for p in phrases.get(path, [])]
+    return tuple(tuple(p) for p in runs if p)
 
 
 def build_plan(spec: RenderSpec, *, media: Mapping[str, MediaInfo], files: Mapping[str, Path],
@@ -95,60 +126,62 @@ def build_plan(spec: RenderSpec, *, media: Mapping[str, MediaInfo], files: Mappi
     phrases = phrases or {}
     fixed_end = canvas.frame(spec.output.duration) if spec.output.duration else None
 
-    for t, track in enumerate(spec.tracks):
-        cursor = 0
-        for c, clip in enumerate(track.clips):
-            path = f"tracks[{t}].clips[{c}]"
-            start = canvas.frame(clip.start) if clip.start is not None else cursor
-            info = media.get(clip.src) if isinstance(clip, VideoClip | AudioClip) else None
-            length = clip.length
-            grouped: tuple[tuple[TimedWord, ...], ...] = ()
-            if isinstance(clip, VideoClip | AudioClip) and info is not None:
-                if isinstance(clip, VideoClip) and not info.has_video:
-                    raise BadMedia(f"{clip.src} has no video stream ({path}.src)")
-                if isinstance(clip, AudioClip) and not info.has_audio:
-                    raise BadMedia(f"{clip.src} has no audio stream ({path}.src)")
-                if length is None:
-                    if isinstance(clip, VideoClip) and clip.loop:
-                        length = canvas.seconds(fixed_end - start) if fixed_end else None
-                    else:
-                        length = _source_length(clip, info)
-                    if length is not None and length <= 0:
-                        problems.append(Problem(f"{path}.trim",
-                                                f"is past the end of the source ({info.duration:.3f} s)"))
-                        continue
-            if isinstance(clip, CaptionsClip):
-                if clip.words is not None:
-                    runs = group_phrases([TimedWord(w.text, w.start, w.end) for w in clip.words], clip.max_words)
-                else:  # a captions file, already split into phrases by whoever read it
-                    runs = [list(p) for p in phrases.get(path, [])]
-                grouped = tuple(tuple(p) for p in runs if p)
-                if length is None:
-                    length = max((w.end for p in grouped for w in p), default=0.0)
-                if length <= 0:
-                    problems.append(Problem(f"{path}.words", "no words with a positive end time"))
-                    continue
+    for path, clip, start in _walk(spec, canvas):
+        info = media.get(clip.src) if isinstance(clip, VideoClip | AudioClip) else None
+        length = _length(clip, path, info=info, canvas=canvas, start=start.value, fixed_end=fixed_end,
+                         problems=problems)
+        grouped: tuple[tuple[TimedWord, ...], ...] = ()
+        if isinstance(clip, CaptionsClip):
+            grouped = _phrases(clip, path, phrases)
             if length is None:
+                length = max((w.end for p in grouped for w in p), default=0.0)
+            if length <= 0:
+                problems.append(Problem(f"{path}.words", "no words with a positive end time"))
+                continue
+        if length is None:
+            if not any(p.path.startswith(path) for p in problems):
                 problems.append(Problem(f"{path}.length", "required"))
-                continue
-            span = Span(start, max(start + 1, canvas.frame(canvas.seconds(start) + length)))
-            if canvas.seconds(span.end) > limits.max_duration:
-                problems.append(Problem(f"{path}.length", f"ends past the limit of {limits.max_duration} s"))
-                continue
-            cursor = span.end
-            if isinstance(clip, AudioClip):
-                audio.append(AudioItem(path, files[clip.src], span, clip.trim, clip.volume, clip.role,
-                                       clip.fade_in, clip.fade_out))
-                continue
-            file = files.get(clip.src) if isinstance(clip, VideoClip) or clip.type == "image" else None
-            item_media = media.get(clip.src) if file is not None else None  # type: ignore[union-attr]
-            visuals.append(VisualItem(path, clip, span, file, item_media, grouped))
-            if isinstance(clip, VideoClip) and clip.volume > 0 and info is not None and info.has_audio:
-                audio.append(AudioItem(f"{path}.src", files[clip.src], span, clip.trim, clip.volume,
-                                       "effect", loop=clip.loop))
+            continue
+        span = Span(start.value, max(start.value + 1, canvas.frame(canvas.seconds(start.value) + length)))
+        if canvas.seconds(span.end) > limits.max_duration:
+            problems.append(Problem(f"{path}.length", f"ends past the limit of {limits.max_duration} s"))
+            continue
+        start.cursor = span.end
+        if isinstance(clip, AudioClip):
+            audio.append(AudioItem(path, files[clip.src], span, clip.trim, clip.volume, clip.role,
+                                   clip.fade_in, clip.fade_out))
+            continue
+        file = files.get(clip.src) if isinstance(clip, VideoClip | ImageClip) else None
+        item_media = media.get(clip.src) if isinstance(clip, VideoClip | ImageClip) else None
+        visuals.append(VisualItem(path, clip, span, file, item_media, grouped))
+        if isinstance(clip, VideoClip) and clip.volume > 0 and info is not None and info.has_audio:
+            audio.append(AudioItem(f"{path}.src", files[clip.src], span, clip.trim, clip.volume,
+                                   "effect", loop=clip.loop))
     if problems:
         raise SpecError(problems)
+    return _finish(spec, canvas, visuals=visuals, audio=audio, media=media, files=files, fixed_end=fixed_end,
+                   limits=limits)
 
+
+class _Cursor:
+    """Where the next clip of a track starts when it gives no ``start``."""
+
+    def __init__(self) -> None:
+        self.cursor = 0
+        self.value = 0
+
+
+def _walk(spec: RenderSpec, canvas: Canvas) -> Iterator[tuple[str, Any, _Cursor]]:
+    for t, track in enumerate(spec.tracks):
+        state = _Cursor()
+        for c, clip in enumerate(track.clips):
+            state.value = canvas.frame(clip.start) if clip.start is not None else state.cursor
+            yield f"tracks[{t}].clips[{c}]", clip, state
+
+
+def _finish(spec: RenderSpec, canvas: Canvas, *, visuals: list[VisualItem], audio: list[AudioItem],
+            media: Mapping[str, MediaInfo], files: Mapping[str, Path], fixed_end: int | None,
+            limits: Limits) -> Plan:
     frames = fixed_end or max([v.span.end for v in visuals] + [a.span.end for a in audio], default=0)
     if frames <= 0:
         raise SpecError([Problem("tracks", "the timeline is empty")])

@@ -6,6 +6,7 @@ import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from framefleet.errors import BadMedia
 
@@ -42,21 +43,22 @@ def parse_probe(data: dict[str, object], *, name: str) -> MediaInfo:
     """Turn ffprobe's JSON into :class:`MediaInfo`; raise :class:`BadMedia` when nothing is decodable."""
     streams = [s for s in data.get("streams") or [] if isinstance(s, dict)]  # type: ignore[attr-defined]
     fmt = data.get("format") or {}
-    video = next((s for s in streams if s.get("codec_type") == "video"
-                  and not (s.get("disposition") or {}).get("attached_pic")), None)
-    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    video: dict[str, Any] | None = next((s for s in streams if s.get("codec_type") == "video"
+                                         and not (s.get("disposition") or {}).get("attached_pic")), None)
+    audio: dict[str, Any] | None = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if video is None and audio is None:
         raise BadMedia(f"{name} holds no video, image or audio that can be decoded")
     fmt_name = str(fmt.get("format_name", "")) if isinstance(fmt, dict) else ""
-    is_image = bool(video) and (
+    is_image = video is not None and (
         bool(set(fmt_name.split(",")) & _IMAGE_FORMATS)
         or (str(video.get("codec_name")) in _IMAGE_CODECS and audio is None
             and str(video.get("nb_frames", "1")) in ("1", "N/A"))
     )
     duration: float | None = None
-    for holder in (fmt, video or {}, audio or {}):
+    holders: list[Any] = [fmt, video or {}, audio or {}]
+    for holder in holders:
         try:
-            duration = float(holder.get("duration"))  # type: ignore[union-attr, arg-type]
+            duration = float(holder.get("duration"))
             break
         except (TypeError, ValueError):
             continue

@@ -29,7 +29,7 @@ class Prepared:
 
 
 def _px(value: float, canvas: Canvas) -> int:
-    return max(0, int(round(value * canvas.unit)))
+    return max(0, round(value * canvas.unit))
 
 
 def _text(item: VisualItem, canvas: Canvas, workdir: Path, base_dir: Path | None) -> Still:

@@ -97,7 +97,7 @@ def _caption_files(spec: RenderSpec, files: dict[str, Path]) -> dict[str, list[l
     for path, clip in spec.clips():
         if isinstance(clip, CaptionsClip) and clip.src:
             phrases = cap.load_file(files[clip.src])
-            if len(phrases) == 1 and not files[clip.src].suffix.lower() in (".srt", ".vtt"):
+            if len(phrases) == 1 and files[clip.src].suffix.lower() not in (".srt", ".vtt"):
                 phrases = cap.group_phrases(phrases[0], clip.max_words)
             out[path] = phrases
     return out

@@ -305,7 +305,7 @@ def apply_merge(raw: Any, merge: dict[str, Any], path: str = "") -> tuple[Any, l
 
     def walk(node: Any, where: str) -> Any:
         if isinstance(node, dict):
-            return {k: node[k] if (where == "" and k == "merge") else walk(v, f"{where}.{k}" if where else k)
+            return {k: v if (where == "" and k == "merge") else walk(v, f"{where}.{k}" if where else k)
                     for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v, f"{where}[{i}]") for i, v in enumerate(node)]

@@ -104,16 +104,16 @@ def draw_runs(paragraphs: Sequence[Sequence[Run]], look: Look) -> Image.Image:
     stroke, pad = look.stroke_width, look.padding
     metrics = []
     for line in lines:
-        fonts = [r.font for r in line] or [None]
-        ascent = max((f.getmetrics()[0] for f in fonts if f), default=0)
-        descent = max((f.getmetrics()[1] for f in fonts if f), default=0)
+        fonts = [r.font for r in line]
+        ascent = max((f.getmetrics()[0] for f in fonts), default=0)
+        descent = max((f.getmetrics()[1] for f in fonts), default=0)
         widths = [r.font.getlength(r.text) for r in line]
         spaces = [r.font.getlength(" ") for r in line[1:]]
         metrics.append((ascent, descent, widths, spaces, sum(widths) + sum(spaces)))
     text_w = max((m[4] for m in metrics), default=0)
-    heights = [int(round((a + d) * look.line_spacing)) if i < len(metrics) - 1 else a + d
+    heights = [round((a + d) * look.line_spacing) if i < len(metrics) - 1 else a + d
                for i, (a, d, *_rest) in enumerate(metrics)]
-    width = int(round(text_w)) + 2 * (stroke + pad)
+    width = round(text_w) + 2 * (stroke + pad)
     height = sum(heights) + 2 * (stroke + pad)
     image = Image.new("RGBA", (max(2, width), max(2, height)), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
@@ -147,12 +147,12 @@ def caption_image(words: Sequence[str], active: int, *, style: str, font_file: s
     """One caption state: ``bold-pop`` enlarges and colours the active word, ``karaoke`` colours the
     words spoken so far, ``word`` and ``clean`` draw plain text."""
     base = _font(font_file, size)
-    pop = _font(font_file, int(round(size * 1.18)))
+    pop = _font(font_file, round(size * 1.18))
     runs = []
     for i, word in enumerate(words):
         if style == "bold-pop" and i == active:
             runs.append(Run(word, pop, highlight))
-        elif style == "karaoke" and 0 <= active and i <= active:
+        elif style == "karaoke" and active >= 0 and i <= active:
             runs.append(Run(word, base, highlight))
         else:
             runs.append(Run(word, base, fill))

@@ -12,7 +12,8 @@ W = cap.TimedWord
 
 def test_srt_and_vtt_cues_become_phrases(tmp_path: Path) -> None:
     srt = tmp_path / "a.srt"
-    srt.write_text("1\n00:00:01,000 --> 00:00:02,000\nHello <i>big</i> world\n\n2\n00:00:03,000 --> 00:00:04,500\nBye\n")
+    srt.write_text("1\n00:00:01,000 --> 00:00:02,000\nHello <i>big</i> world\n\n"
+                   "2\n00:00:03,000 --> 00:00:04,500\nBye\n")
     phrases = cap.load_file(srt)
     assert [[w.text for w in p] for p in phrases] == [["Hello", "big", "world"], ["Bye"]]
     assert phrases[0][0].start == 1.0 and phrases[0][-1].end == pytest.approx(2.0)

@@ -59,7 +59,7 @@ def test_failures_map_to_error_codes(tmp_path: os.PathLike[str]) -> None:
     bad = os.path.join(tmp_path, "bad.mp4")
     with open(bad, "wb") as f:
         f.write(b"garbage" * 100)
-    with pytest.raises(BadMedia, match="clip.mp4 cannot be decoded"):
+    with pytest.raises(BadMedia, match=r"clip\.mp4 cannot be decoded"):
         ffmpeg.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", bad, "-f", "null", "-"], total_seconds=1,
                    sources={bad: "clip.mp4"})
     with pytest.raises(FFmpegError):

@@ -120,7 +120,7 @@ def transition_frames(item: VisualItem, canvas: Canvas, name: str) -> tuple[int,
     return (frames if tr.in_ == name else 0), (frames if tr.out == name else 0)
 
 
-def apply_motion(stream: Stream, item: VisualItem, canvas: Canvas, width: int, height: int,
+def apply_motion(stream: Stream, item: VisualItem, canvas: Canvas, *, width: int, height: int,
                  frames_per_input: int) -> tuple[Stream, bool]:
     """Ken Burns effects and zoom transitions through ``zoompan``; returns (stream, whether applied).
 
@@ -170,5 +170,5 @@ def finish(stream: Stream, item: VisualItem, canvas: Canvas, *, width: int, heig
 def fitted_position(item: VisualItem, canvas: Canvas, width: int, height: int, *, margin: float = 0.0
                     ) -> tuple[int, int]:
     clip = item.clip
-    return geometry.place(canvas, width, height, clip.position or "center", clip.offset.x, clip.offset.y,
-                          margin)
+    return geometry.place(canvas, width, height, clip.position or "center", offset_x=clip.offset.x,
+                          offset_y=clip.offset.y, margin=margin)

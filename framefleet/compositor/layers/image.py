@@ -37,7 +37,8 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     stream = stream.filter("scale", geometry.even(fitted.width * k), geometry.even(fitted.height * k),
                            flags="bicubic")
     stream = stream.filter("format", "yuva420p" if item.media.has_alpha else "yuv420p")
-    stream, moved = apply_motion(stream, item, canvas, fitted.width, fitted.height, item.span.frames)
+    stream, moved = apply_motion(stream, item, canvas, width=fitted.width, height=fitted.height,
+                                 frames_per_input=item.span.frames)
     if not moved:
         stream = stream.filter("loop", loop=item.span.frames - 1, size=1, start=0)
     stream = stamp(stream, canvas, item.span.start)

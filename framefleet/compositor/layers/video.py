@@ -27,7 +27,8 @@ def build(item: VisualItem, ctx: Context) -> Placed:
         cx, cy, cw, ch = fitted.crop
         stream = stream.filter("crop", cw, ch, cx, cy)
     stream = stream.filter("scale", fitted.width, fitted.height, flags="bicubic")
-    stream, _ = apply_motion(stream, item, canvas, fitted.width, fitted.height, 1)
+    stream, _ = apply_motion(stream, item, canvas, width=fitted.width, height=fitted.height,
+                             frames_per_input=1)
     stream = stamp(stream, canvas, item.span.start)
     x, y = fitted_position(item, canvas, fitted.width, fitted.height)
     return finish(stream, item, canvas, width=fitted.width, height=fitted.height,
