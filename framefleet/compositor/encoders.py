@@ -10,12 +10,15 @@ from __future__ import annotations
 import functools
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from framefleet.errors import EncoderUnavailable
 
 X264_PRESETS = {"draft": ("superfast", 28), "standard": ("veryfast", 23), "high": ("medium", 18)}
 NVENC_PRESETS = {"draft": ("p2", 28), "standard": ("p4", 23), "high": ("p6", 19)}
 VP9_CRF = {"draft": 40, "standard": 33, "high": 28}
+#: The NVIDIA driver's control device; containers given a GPU have it (and WSL has the dxg bridge).
+_NVIDIA_DEVICES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")
 CONTENT_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "gif": "image/gif", "mp3": "audio/mpeg"}
 
 
@@ -41,6 +44,8 @@ class Encoding:
 @functools.lru_cache(maxsize=4)
 def nvenc_works(ffmpeg: str = "ffmpeg") -> bool:
     """Whether this machine really encodes H.264 with NVENC: one tiny frame, not the encoder list."""
+    if not any(Path(p).exists() for p in _NVIDIA_DEVICES):
+        return False  # no NVIDIA driver on this machine: no test encode can succeed, skip the process
     cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
            "color=c=black:s=256x256:r=30:d=0.1", "-frames:v", "1", "-c:v", "h264_nvenc", "-f", "null", "-"]
     try:

@@ -98,8 +98,9 @@ def compile_command(plan: Plan, *, stills: Mapping[str, Still], encoding: Encodi
         codecs["acodec"] = encoding.audio_codec
     main = ffmpeg.output(*streams, str(output), f=encoding.format, **codecs, **encoding.options)
     node = ffmpeg.merge_outputs(main, *outputs) if outputs else main
-    args = node.global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
-                            "-progress", "pipe:1").overwrite_output().get_args()
+    # Global options first: ffmpeg-python would append them after the outputs, where ffmpeg only tolerates them.
+    args = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-progress", "pipe:1", "-y",
+            *node.get_args()]
     if "-filter_complex" not in args:  # an audio-only render can still have a trivial graph
         raise AssertionError("every render has a filter graph")
     graph = args[args.index("-filter_complex") + 1]

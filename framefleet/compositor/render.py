@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +90,10 @@ def _media(spec: RenderSpec, files: dict[str, Path], settings: Settings) -> dict
     wanted = {c.src for _, c in spec.clips() if isinstance(c, VideoClip | ImageClip | AudioClip)}
     if spec.soundtrack:
         wanted.add(spec.soundtrack.src)
-    return {src: probe.probe(files[src], name=src, ffprobe=settings.ffprobe) for src in sorted(wanted)}
+    # ffprobe is mostly process start-up: probing in parallel makes many sources cost about one.
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(wanted)))) as pool:
+        infos = pool.map(lambda src: probe.probe(files[src], name=src, ffprobe=settings.ffprobe), sorted(wanted))
+        return dict(zip(sorted(wanted), infos, strict=True))
 
 
 def _caption_files(spec: RenderSpec, files: dict[str, Path]) -> dict[str, list[list[cap.TimedWord]]]:
