@@ -182,8 +182,8 @@ def main() -> None:
     if not args.skip_moviepy:
         results["moviepy"] = run_engine("moviepy")
     for name, r in results.items():
-        print(f"{name:>10}: {r['seconds']:7.2f} s   {r['cpu_seconds']:7.2f} CPU-s   peak RSS {r['peak_rss_mib']:7.1f} MiB   "
-              f"{SECONDS / r['seconds']:5.2f}x realtime")
+        print(f"{name:>10}: {r['seconds']:7.2f} s   {r['cpu_seconds']:7.2f} CPU-s   "
+              f"peak RSS {r['peak_rss_mib']:7.1f} MiB   {SECONDS / r['seconds']:5.2f}x realtime")
     ff = results["framefleet"]["seconds"]
     print(f"framefleet/bare    = {ff / results['bare']['seconds']:.2f}   (target <= 1.2; whole command, start-up "
           f"included; median of {args.runs})")
