@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 
-from framefleet.compositor.encoders import nvenc_works
+from framefleet.compositor.encoders import nvenc_status
 from framefleet.compositor.text import find_font
 from framefleet.config import Settings
 
@@ -48,10 +48,9 @@ def checks(settings: Settings) -> list[Check]:
     filters = _run([settings.ffmpeg, "-hide_banner", "-filters"])
     missing = [f for f in FILTERS if not re.search(rf"\s{f}\s", filters)]
     out.append(Check("filters", not missing, "all present" if not missing else f"missing: {', '.join(missing)}"))
-    works = bool(ffmpeg) and nvenc_works(settings.ffmpeg)
-    out.append(Check("nvenc test encode", works,
-                     "h264_nvenc encodes: GPU renders use it" if works else "no working NVENC: renders use libx264",
-                     required=False))
+    works, why = nvenc_status(settings.ffmpeg) if ffmpeg else (False, "no ffmpeg")
+    detail = "h264_nvenc encodes: GPU renders use it" if works else f"no working NVENC ({why}): renders use libx264"
+    out.append(Check("nvenc test encode", works, detail, required=False))
     try:
         font = find_font("DejaVu Sans", True)
         families = len({line.split(":")[0] for line in _run(["fc-list", ":", "family"]).splitlines() if line})

@@ -42,16 +42,25 @@ class Encoding:
 
 
 @functools.lru_cache(maxsize=4)
-def nvenc_works(ffmpeg: str = "ffmpeg") -> bool:
-    """Whether this machine really encodes H.264 with NVENC: one tiny frame, not the encoder list."""
+def nvenc_status(ffmpeg: str = "ffmpeg") -> tuple[bool, str]:
+    """Whether this machine really encodes H.264 with NVENC (one tiny frame, not the encoder list),
+    and why not. Seen on an H100: ``h264_nvenc`` listed, NVDEC decoding, the test encode refused."""
     if not any(Path(p).exists() for p in _NVIDIA_DEVICES):
-        return False  # no NVIDIA driver on this machine: no test encode can succeed, skip the process
+        return False, "no NVIDIA driver on this machine"  # no test encode can succeed: skip the process
     cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
            "color=c=black:s=256x256:r=30:d=0.1", "-frames:v", "1", "-c:v", "h264_nvenc", "-f", "null", "-"]
     try:
-        return subprocess.run(cmd, capture_output=True, timeout=30, check=False).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"test encode did not run: {exc}"
+    if done.returncode == 0:
+        return True, "h264_nvenc encoded a test frame"
+    first = next((line for line in done.stderr.splitlines() if line.strip()), f"exit code {done.returncode}")
+    return False, first.split("] ", 1)[-1].strip()
+
+
+def nvenc_works(ffmpeg: str = "ffmpeg") -> bool:
+    return nvenc_status(ffmpeg)[0]
 
 
 def choose(fmt: str, quality: str, requested: str, fps: float, *, ffmpeg: str = "ffmpeg") -> Encoding:
