@@ -101,6 +101,77 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if doctor.healthy(results) else EXIT_BAD_INPUT
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from framefleet.config import Settings
+    from framefleet.queue.broker import QUEUES
+    from framefleet.worker.process import run
+
+    queues = args.queues or [q for q in QUEUES if q != "render_gpu"]
+    return run(Settings.from_env(), queues=queues, processes=args.processes, threads=args.threads)
+
+
+def _client() -> Any:
+    from framefleet.client import Client
+    from framefleet.config import Settings
+
+    return Client(Settings.from_env())
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    metadata = None
+    if args.metadata:
+        try:
+            metadata = json.loads(args.metadata)
+        except json.JSONDecodeError:
+            raise BadInput("--metadata must be a JSON object") from None
+        if not isinstance(metadata, dict):
+            raise BadInput("--metadata must be a JSON object")
+    payload = _read_spec(args.spec)
+    with _client() as client:
+        job = client.submit(payload, type=args.type, tenant=args.tenant, webhook=args.webhook, metadata=metadata,
+                            idempotency_key=args.idempotency_key)
+        if not args.wait:
+            print(json.dumps(job))
+            return EXIT_OK
+        print(f"submitted {job['id']}", file=sys.stderr)
+        while True:
+            current = client.get(job["id"]) or job
+            if current["status"] in ("completed", "failed", "canceled", "expired"):
+                break
+            print(f"\r{current['status']:<10} {current['stage'] or '':<8} {current['progress'] * 100:5.1f}%",
+                  end="", file=sys.stderr, flush=True)
+            import time
+
+            time.sleep(0.5)
+        print(file=sys.stderr)
+        print(json.dumps(current))
+        return EXIT_OK if current["status"] == "completed" else EXIT_FAILED
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with _client() as client:
+        job = client.get(args.job_id, tenant=args.tenant)
+    if job is None:
+        raise BadInput(f"job {args.job_id} not found")
+    print(json.dumps(job))
+    return EXIT_OK
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    with _client() as client:
+        job = client.cancel(args.job_id, tenant=args.tenant)
+    if job is None:
+        raise BadInput(f"job {args.job_id} not found")
+    print(json.dumps(job))
+    return EXIT_OK
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    with _client() as client:
+        print(json.dumps(client.usage(tenant=args.tenant)))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="framefleet", description="Render layered timelines to MP4.")
     parser.add_argument("--version", action="version", version=f"framefleet {__version__}")
@@ -120,6 +191,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the JSON Schema of the render spec")
     p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("worker", help="run a worker until SIGTERM (in-flight jobs finish or are handed back)")
+    p.add_argument("--queues", nargs="+", help="queues to consume (default: render generate webhooks)")
+    p.add_argument("--processes", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="jobs at a time per process")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("submit", help="enqueue a job and print its JSON")
+    p.add_argument("spec", help="render spec (or generation request) JSON file, or -")
+    p.add_argument("--type", default="render")
+    p.add_argument("--tenant", default="default")
+    p.add_argument("--webhook")
+    p.add_argument("--metadata", help="JSON object echoed back on the job and its webhooks")
+    p.add_argument("--idempotency-key")
+    p.add_argument("--wait", action="store_true", help="follow the job; exit 1 unless it completed")
+    p.set_defaults(func=cmd_submit)
+
+    for name, func, text in (("status", cmd_status, "a job's JSON"), ("cancel", cmd_cancel, "cancel a job")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("job_id")
+        p.add_argument("--tenant", default=None, help="only this tenant's jobs")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("usage", help="job counts by status and type, and output seconds")
+    p.add_argument("--tenant", default=None)
+    p.set_defaults(func=cmd_usage)
 
     p = sub.add_parser("doctor", help="check ffmpeg, encoders (a real NVENC test), fonts")
     p.add_argument("--json", action="store_true")

@@ -49,6 +49,14 @@ class Settings:
     ffmpeg: str = "ffmpeg"
     ffprobe: str = "ffprobe"
     limits: Limits = field(default_factory=Limits)
+    #: Where job state lives when the broker is not Redis (RabbitMQ): a redis:// URL.
+    state_url: str | None = None
+    #: Queued jobs older than this (seconds) become ``expired``.
+    job_ttl: float = 86400.0
+    #: A render running longer than this (seconds) is stopped and fails with ``timeout``.
+    render_time_limit: float = 3600.0
+    #: After SIGTERM, running jobs get this long (seconds) to finish before they are handed back.
+    shutdown_grace: float = 300.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -108,6 +116,10 @@ class Settings:
             allow_private_urls=flag("ALLOW_PRIVATE_URLS"),
             cache_dir=Path(cache) if cache else home_cache,
             local_root=Path(root).resolve() if root else None,
+            state_url=get("STATE_URL"),
+            job_ttl=number("JOB_TTL", 86400.0),
+            render_time_limit=number("RENDER_TIME_LIMIT", 3600.0),
+            shutdown_grace=number("SHUTDOWN_GRACE", 300.0),
             ffmpeg=get("FFMPEG", "ffmpeg") or "ffmpeg",
             ffprobe=get("FFPROBE", "ffprobe") or "ffprobe",
             limits=limits,

@@ -1,0 +1,94 @@
+"""``framefleet.Client``: submit jobs, follow them, cancel them, meter them.
+
+The client talks to the same broker and job store as the workers. With ``memory://`` it also runs an
+embedded worker in a background thread, so a single process can submit and complete jobs with nothing
+else installed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from framefleet.compositor.spec import load_spec
+from framefleet.config import Settings
+from framefleet.errors import BadInput
+from framefleet.queue.jobs import TYPES, Job, new_id
+
+
+class Client:
+    def __init__(self, settings: Settings | None = None) -> None:
+        from framefleet.worker.process import build_runtime
+
+        self.settings = settings or Settings.from_env()
+        self.rt, self.broker, self.actors = build_runtime(self.settings)
+        self._embedded: Any = None
+        if self.settings.broker_url.startswith("memory://"):
+            import dramatiq
+
+            self._embedded = dramatiq.Worker(self.broker, worker_threads=2, worker_timeout=100)
+            self._embedded.start()
+
+    def close(self) -> None:
+        if self._embedded is not None:
+            self._embedded.stop(timeout=10_000)
+            self._embedded = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit(self, payload: dict[str, Any], *, type: str = "render", tenant: str = "default",
+               webhook: str | None = None, metadata: dict[str, Any] | None = None,
+               idempotency_key: str | None = None) -> dict[str, Any]:
+        """Validate and enqueue a job; returns its JSON. Bad input raises before anything is queued."""
+        if type not in TYPES:
+            raise BadInput(f"unknown job type {type!r} (one of {', '.join(TYPES)})")
+        if webhook is not None and urlsplit(webhook).scheme not in ("http", "https"):
+            raise BadInput("webhook must be an http:// or https:// URL")
+        if not tenant or len(tenant) > 128 or ":" in tenant or "/" in tenant:
+            raise BadInput("tenant must be 1-128 characters without ':' or '/'")
+        queue = "generate"
+        if type == "render":
+            spec = load_spec(payload, limits=self.settings.limits)
+            queue = "render_gpu" if spec.output.encoder == "gpu" else "render"
+            payload = {"spec": payload}
+        job = Job(id=new_id(), type=type, tenant=tenant, payload=payload, queue=queue, metadata=metadata or {},
+                  idempotency_key=idempotency_key, webhook_url=webhook)
+        stored, created = self.rt.store.create(job)
+        if created:
+            self.actors.for_queue(queue).send(job.id)
+        return stored.public()
+
+    def get(self, job_id: str, *, tenant: str | None = None) -> dict[str, Any] | None:
+        job = self.rt.store.get(job_id, tenant=tenant)
+        return job.public() if job else None
+
+    def cancel(self, job_id: str, *, tenant: str | None = None) -> dict[str, Any] | None:
+        job = self.rt.store.cancel(job_id, tenant=tenant)
+        if job is not None and job.status == "canceled" and job.webhook_url:
+            from framefleet.worker.webhooks import encode, event
+
+            if self.settings.webhook_secret:
+                self.actors.webhooks.send(job.webhook_url, encode(event(job)).decode())
+        return job.public() if job else None
+
+    def wait(self, job_id: str, *, tenant: str | None = None, timeout: float | None = None,
+             poll: float = 0.25) -> dict[str, Any]:
+        """Poll until the job is terminal; raises TimeoutError when ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout if timeout else None
+        while True:
+            job = self.rt.store.get(job_id, tenant=tenant)
+            if job is None:
+                raise BadInput(f"job {job_id} not found")
+            if job.terminal:
+                return job.public()
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} is still {job.status}")
+            time.sleep(poll)
+
+    def usage(self, *, tenant: str | None = None) -> dict[str, Any]:
+        return self.rt.store.usage(tenant=tenant)

@@ -1,0 +1,1 @@
+"""Prometheus metrics (SPEC §6)."""

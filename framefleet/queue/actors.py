@@ -1,0 +1,109 @@
+"""The actors: thin wrappers that hand a job id to the worker code. Options, not logic.
+
+Actors are declared on a given broker when a process starts (never at import), and reach the
+process's :class:`~framefleet.worker.runtime.Runtime` through :func:`use_runtime`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+from dramatiq.middleware.time_limit import TimeLimitExceeded
+
+from framefleet.worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+RENDER_RETRIES = 3
+WEBHOOK_RETRIES = 8
+_runtime: Runtime | None = None
+
+
+def use_runtime(rt: Runtime) -> None:
+    global _runtime  # noqa: PLW0603 - one runtime per worker process, set once at boot
+    _runtime = rt
+
+
+def runtime() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("no framefleet runtime in this process: start it with `framefleet worker`")
+    return _runtime
+
+
+def _last_try(max_retries: int) -> bool:
+    message = CurrentMessage.get_current_message()
+    return message is None or int(message.options.get("retries", 0)) >= max_retries
+
+
+@dataclass(frozen=True)
+class Actors:
+    render: Any
+    render_gpu: Any
+    generate: Any
+    webhooks: Any
+
+    def for_queue(self, queue: str) -> Any:
+        return {"render": self.render, "render_gpu": self.render_gpu, "generate": self.generate}[queue]
+
+
+def declare(broker: dramatiq.Broker, *, render_time_limit_s: float = 3600.0) -> Actors:
+    """Declare framefleet's actors on ``broker`` (idempotent per broker)."""
+    existing = getattr(broker, "_framefleet_actors", None)
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
+    if not any(isinstance(m, CurrentMessage) for m in broker.middleware):
+        broker.add_middleware(CurrentMessage())
+    limit_ms = int((render_time_limit_s + 60) * 1000)
+
+    def render_job(job_id: str) -> None:
+        from framefleet.worker.render import run_render
+
+        try:
+            run_render(runtime(), job_id, last_try=_last_try(RENDER_RETRIES), time_limit=render_time_limit_s)
+        except TimeLimitExceeded:
+            from framefleet.worker.lifecycle import settle
+
+            settle(runtime(), job_id, "failed", error={"code": "timeout", "message": "the render took too long"})
+
+    def generate_job(job_id: str) -> None:
+        from framefleet.worker.generate import run_generation
+
+        run_generation(runtime(), job_id, last_try=_last_try(RENDER_RETRIES))
+
+    def deliver_webhook(url: str, body: str) -> None:
+        from framefleet.metrics.definitions import WEBHOOKS
+        from framefleet.worker.webhooks import DeliveryFailed, deliver
+
+        rt = runtime()
+        if not rt.settings.webhook_secret:
+            return
+        try:
+            deliver(url, body.encode(), secret=rt.settings.webhook_secret, timeout=10.0,
+                    allow_private=rt.settings.allow_private_urls)
+            WEBHOOKS.labels("delivered").inc()
+        except DeliveryFailed as exc:
+            last = _last_try(WEBHOOK_RETRIES)
+            WEBHOOKS.labels("failed" if last else "retried").inc()
+            log.info("webhook to %s failed (%s)%s", url, exc, "; giving up" if last else "; will retry")
+            if not last:
+                raise
+
+    backoff = int(os.environ.get("FRAMEFLEET_WEBHOOK_MIN_BACKOFF_MS", "1000"))
+    actors = Actors(
+        render=dramatiq.actor(render_job, broker=broker, actor_name="render", queue_name="render",
+                              max_retries=RENDER_RETRIES, time_limit=limit_ms, min_backoff=2000),
+        render_gpu=dramatiq.actor(render_job, broker=broker, actor_name="render_gpu", queue_name="render_gpu",
+                                  max_retries=RENDER_RETRIES, time_limit=limit_ms, min_backoff=2000),
+        generate=dramatiq.actor(generate_job, broker=broker, actor_name="generate", queue_name="generate",
+                                max_retries=RENDER_RETRIES, time_limit=limit_ms, min_backoff=2000),
+        webhooks=dramatiq.actor(deliver_webhook, broker=broker, actor_name="webhooks", queue_name="webhooks",
+                                max_retries=WEBHOOK_RETRIES, min_backoff=backoff, max_backoff=6 * 3600 * 1000,
+                                time_limit=60_000),
+    )
+    broker._framefleet_actors = actors  # type: ignore[attr-defined]
+    return actors

@@ -1,0 +1,161 @@
+"""The job (SPEC §4) and the interface of the stores that keep it.
+
+A job's state lives outside the broker, so callers can poll it, workers can update progress, and a
+redelivered message (at-least-once delivery) finds out whether the work is already done. Every status
+change is a compare-and-set (:meth:`JobStore.transition`): a canceled job never flips back to
+``processing``, and a result is written once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any
+
+TYPES = ("render", "speech_from_text", "image_from_text", "captions", "media", "text", "video_from_text",
+         "video_from_image", "lipsync")
+STATUSES = ("queued", "processing", "completed", "failed", "canceled", "expired")
+TERMINAL = frozenset({"completed", "failed", "canceled", "expired"})
+STAGES = ("fetch", "prepare", "render", "upload")
+
+
+def new_id() -> str:
+    """Sortable by creation time, unguessable: 10 hex chars of milliseconds then 16 random hex chars."""
+    return f"{int(time.time() * 1000):010x}{secrets.token_hex(8)}"
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+@dataclass
+class Job:
+    """One unit of work. ``payload`` (the spec or generation request) and ``webhook_url`` stay internal."""
+
+    id: str
+    type: str
+    tenant: str
+    payload: dict[str, Any]
+    queue: str = "render"
+    status: str = "queued"
+    progress: float = 0.0
+    stage: str | None = None
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    attempts: int = 0
+    result: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+    webhook_url: str | None = None
+    cancel_requested: bool = False
+    output_seconds: float = 0.0
+    #: Who runs it and until when that claim holds without a refresh (at-least-once delivery guard).
+    worker: str | None = None
+    lease_until: float = 0.0
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def public(self) -> dict[str, Any]:
+        """The job as callers see it (``framefleet status``, the client)."""
+        return {
+            "id": self.id, "type": self.type, "tenant": self.tenant, "status": self.status,
+            "progress": round(self.progress, 4), "stage": self.stage, "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at), "finished_at": iso(self.finished_at), "attempts": self.attempts,
+            "result": self.result, "error": self.error, "metadata": self.metadata,
+            "idempotency_key": self.idempotency_key,
+        }
+
+    def dump(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Job:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class JobStore(ABC):
+    """Where jobs live. Implementations: in memory (one process) and Redis (a fleet)."""
+
+    @abstractmethod
+    def create(self, job: Job) -> tuple[Job, bool]:
+        """Store a new job; with an ``idempotency_key`` the tenant already used (on a job that did not fail
+        and was not canceled), return that job instead and ``False``."""
+
+    @abstractmethod
+    def get(self, job_id: str, *, tenant: str | None = None) -> Job | None:
+        """The job, or None; with ``tenant``, another tenant's job is None too (no existence leak)."""
+
+    @abstractmethod
+    def update(self, job_id: str, **changes: Any) -> Job | None:
+        """Change fields that are not the status (progress, stage)."""
+
+    @abstractmethod
+    def transition(self, job_id: str, *, allowed: frozenset[str] | set[str], status: str,
+                   **changes: Any) -> Job | None:
+        """Atomically move to ``status`` if the current status is in ``allowed``; None otherwise."""
+
+    @abstractmethod
+    def list(self, *, tenant: str | None = None, limit: int = 100) -> list[Job]:
+        """Newest first."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+
+    # -- built on the primitives ----------------------------------------------------------------------
+
+    def start(self, job_id: str) -> Job | None:
+        """Claim a job for a worker: queued (or processing, after a worker died) → processing."""
+        job = self.get(job_id)
+        if job is None:
+            return None
+        return self.transition(job_id, allowed={"queued", "processing"}, status="processing",
+                               started_at=time.time(), attempts=job.attempts + 1, stage="fetch", progress=0.0,
+                               cancel_requested=job.cancel_requested)
+
+    def finish(self, job_id: str, status: str, **changes: Any) -> Job | None:
+        """processing (or queued) → a terminal status, stamped."""
+        return self.transition(job_id, allowed={"queued", "processing"}, status=status,
+                               finished_at=time.time(), **changes)
+
+    def cancel(self, job_id: str, *, tenant: str | None = None) -> Job | None:
+        """A queued job is canceled at once; a running one is flagged and its worker stops it."""
+        job = self.get(job_id, tenant=tenant)
+        if job is None or job.terminal:
+            return job
+        done = self.transition(job_id, allowed={"queued"}, status="canceled", finished_at=time.time(),
+                               error={"code": "canceled", "message": "the job was canceled"})
+        if done is not None:
+            return done
+        return self.update(job_id, cancel_requested=True)
+
+    def usage(self, *, tenant: str | None = None) -> dict[str, Any]:
+        """Job counts by status and by type, and seconds of output rendered."""
+        by_status: dict[str, int] = dict.fromkeys(STATUSES, 0)
+        by_type: dict[str, int] = {}
+        seconds = 0.0
+        for job in self.list(tenant=tenant, limit=1_000_000):
+            by_status[job.status] = by_status.get(job.status, 0) + 1
+            by_type[job.type] = by_type.get(job.type, 0) + 1
+            seconds += job.output_seconds if job.status == "completed" else 0.0
+        return {"tenant": tenant, "jobs": sum(by_status.values()), "by_status": by_status, "by_type": by_type,
+                "output_seconds": round(seconds, 3)}
+
+    def expire_queued(self, *, older_than: float) -> list[str]:
+        """Queued jobs created more than ``older_than`` seconds ago become ``expired``."""
+        cutoff = time.time() - older_than
+        expired = []
+        for job in self.list(limit=1_000_000):
+            if job.status == "queued" and job.created_at < cutoff and self.finish(
+                    job.id, "expired", error={"code": "expired", "message": "the job waited too long in the queue"}):
+                expired.append(job.id)
+        return expired

@@ -1,0 +1,112 @@
+"""Jobs in Redis, shared by every worker and client of a fleet.
+
+Each job is one JSON document under ``framefleet:job:<id>``; per-tenant and global sorted sets index
+them by creation time; ``framefleet:idem:<tenant>:<key>`` maps idempotency keys to job ids. Status
+changes use WATCH/MULTI, so two workers racing on a redelivered message cannot both win.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from framefleet.queue.jobs import Job, JobStore
+
+NAMESPACE = "framefleet"
+#: Finished jobs are kept this long (seconds), then Redis drops them.
+RETENTION = 30 * 86400
+
+
+class RedisJobStore(JobStore):
+    def __init__(self, client: redis.Redis, *, namespace: str = NAMESPACE) -> None:
+        self.r = client
+        self.ns = namespace
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisJobStore:
+        return cls(redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30,
+                                        retry_on_timeout=True))
+
+    def _key(self, job_id: str) -> str:
+        return f"{self.ns}:job:{job_id}"
+
+    def _read(self, raw: bytes | str | None) -> Job | None:
+        return Job.load(json.loads(raw)) if raw else None
+
+    def create(self, job: Job) -> tuple[Job, bool]:
+        idem = f"{self.ns}:idem:{job.tenant}:{job.idempotency_key}" if job.idempotency_key else None
+        while True:
+            with self.r.pipeline() as pipe:
+                try:
+                    if idem:
+                        pipe.watch(idem)
+                        existing_id = pipe.get(idem)
+                        if existing_id:
+                            existing = self._read(pipe.get(self._key(existing_id.decode())))
+                            if existing is not None and existing.status not in ("failed", "canceled"):
+                                pipe.unwatch()
+                                return existing, False
+                    pipe.multi()
+                    pipe.set(self._key(job.id), json.dumps(job.dump()))
+                    pipe.zadd(f"{self.ns}:jobs", {job.id: job.created_at})
+                    pipe.zadd(f"{self.ns}:jobs:{job.tenant}", {job.id: job.created_at})
+                    if idem:
+                        pipe.set(idem, job.id, ex=RETENTION)
+                    pipe.execute()
+                    return job, True
+                except redis.WatchError:
+                    continue
+
+    def get(self, job_id: str, *, tenant: str | None = None) -> Job | None:
+        job = self._read(self.r.get(self._key(job_id)))
+        if job is None or (tenant is not None and job.tenant != tenant):
+            return None
+        return job
+
+    def _change(self, job_id: str, allowed: frozenset[str] | set[str] | None, changes: dict[str, Any]) -> Job | None:
+        key = self._key(job_id)
+        while True:
+            with self.r.pipeline() as pipe:
+                try:
+                    pipe.watch(key)
+                    job = self._read(pipe.get(key))
+                    if job is None or (allowed is not None and job.status not in allowed):
+                        pipe.unwatch()
+                        return None
+                    for name, value in changes.items():
+                        setattr(job, name, value)
+                    pipe.multi()
+                    if job.terminal:
+                        pipe.set(key, json.dumps(job.dump()), ex=RETENTION)
+                    else:
+                        pipe.set(key, json.dumps(job.dump()))
+                    pipe.execute()
+                    return job
+                except redis.WatchError:
+                    continue
+
+    def update(self, job_id: str, **changes: Any) -> Job | None:
+        return self._change(job_id, None, changes)
+
+    def transition(self, job_id: str, *, allowed: frozenset[str] | set[str], status: str,
+                   **changes: Any) -> Job | None:
+        return self._change(job_id, allowed, {"status": status, **changes})
+
+    def list(self, *, tenant: str | None = None, limit: int = 100) -> list[Job]:
+        index = f"{self.ns}:jobs:{tenant}" if tenant is not None else f"{self.ns}:jobs"
+        ids = [i.decode() for i in self.r.zrevrange(index, 0, limit - 1)]
+        jobs = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for job_id, raw in zip(chunk, self.r.mget([self._key(i) for i in chunk]), strict=True):
+                job = self._read(raw)
+                if job is None:  # expired by retention: drop it from the indexes too
+                    self.r.zrem(index, job_id)
+                    continue
+                jobs.append(job)
+        return jobs
+
+    def ping(self) -> None:
+        self.r.ping()

@@ -1,0 +1,75 @@
+"""Results in S3 or any S3-compatible store (MinIO, R2) through boto3.
+
+Large files go up in parallel multipart chunks (boto3's transfer manager); result URLs are presigned
+for ``FRAMEFLEET_URL_TTL`` seconds. Credentials come from boto3's usual chain.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from framefleet.errors import FetchError, StorageError
+from framefleet.storage.base import Storage, Stored
+
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
+
+
+class S3Storage(Storage):
+    def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None, url_ttl: int = 86400,
+                 client: Any = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self.url_ttl = url_ttl
+        self.endpoint_url = endpoint_url
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            self._client = boto3.client("s3", endpoint_url=self.endpoint_url,
+                                        config=Config(retries={"max_attempts": 5, "mode": "standard"}))
+        return self._client
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put(self, path: Path, key: str, *, content_type: str) -> Stored:
+        from boto3.s3.transfer import TransferConfig
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        config = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD)
+        try:
+            self.client.upload_file(str(path), self.bucket, self._key(key),
+                                    ExtraArgs={"ContentType": content_type}, Config=config)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError("result could not be uploaded", detail=str(exc)) from None
+        return Stored(key, self.url(key), path.stat().st_size, content_type)
+
+    def get(self, key: str, target: Path) -> Path:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.download_file(self.bucket, self._key(key), str(target))
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                raise FetchError("not found") from None
+            raise StorageError("object storage failed", detail=str(exc)) from None
+        except BotoCoreError as exc:
+            raise StorageError("object storage failed", detail=str(exc)) from None
+        return target
+
+    def url(self, key: str) -> str:
+        return str(self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=self.url_ttl))
+
+    def check(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(".framefleet-ready"), Body=b"ok")
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError("object storage is not writable", detail=str(exc)) from None

@@ -1,0 +1,1 @@
+"""What a worker does with a job: fetch → run → upload → events, plus webhooks and generation."""

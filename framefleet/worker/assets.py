@@ -1,0 +1,47 @@
+"""Sources for queued jobs: the same fetcher as local renders, plus ``job:<id>`` and stricter local files.
+
+A queued job may read local files only under ``FRAMEFLEET_LOCAL_ROOT`` (none at all when it is unset),
+and ``job:<id>`` names the result of an earlier job of the *same tenant*; another tenant's id reads as
+"not found", exactly like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from framefleet.assets.fetch import Fetcher
+from framefleet.errors import FetchError
+from framefleet.queue.jobs import Job
+from framefleet.worker.runtime import Runtime
+
+
+class JobFetcher(Fetcher):
+    def __init__(self, rt: Runtime, job: Job) -> None:
+        root = rt.settings.local_root
+        super().__init__(rt.settings, base_dir=root or Path("/nonexistent"), local_root=root,
+                         allow_local=root is not None)
+        self.rt, self.job = rt, job
+
+    def fetch(self, src: str) -> Path:
+        if not src.startswith("job:"):
+            return super().fetch(src)
+        other = self.rt.store.get(src[4:].strip(), tenant=self.job.tenant)
+        if other is None:
+            raise FetchError(f"{src} not found")
+        if other.status != "completed" or not other.result or not other.result.get("key"):
+            raise FetchError(f"{src} has no result (status {other.status})")
+        key = str(other.result["key"])
+        target = self.settings.cache_dir / "jobs" / other.id / Path(key).name
+        if target.is_file():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+        os.close(fd)
+        try:
+            self.rt.storage.get(key, Path(tmp))
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return target

@@ -1,0 +1,141 @@
+"""The life of a job inside a worker, shared by renders and generations.
+
+``claim`` decides whether a delivered message should run (at-least-once delivery means duplicates);
+``Watch`` keeps the job's lease fresh and turns a cancel request or the end of a shutdown grace period
+into an event the running work obeys; ``settle`` records the outcome and queues the webhook.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from framefleet.errors import FramefleetError
+from framefleet.metrics import definitions as m
+from framefleet.queue.jobs import Job
+from framefleet.worker.runtime import LEASE_SECONDS, MAX_ATTEMPTS, Runtime
+from framefleet.worker.webhooks import encode, event
+
+log = logging.getLogger(__name__)
+
+WATCH_INTERVAL = 0.25
+
+
+def claim(rt: Runtime, job_id: str) -> Job | None:
+    """The job to run for this message, or None when the message is a duplicate or stale."""
+    job = rt.store.get(job_id)
+    if job is None:
+        log.warning("message for unknown job %s dropped", job_id)
+        return None
+    if job.terminal:
+        return None  # already finished: a redelivery; the result exists and is not written again
+    if job.status == "processing" and job.lease_until > time.time():
+        log.info("job %s is running elsewhere (lease held); duplicate message dropped", job_id)
+        return None
+    if job.cancel_requested:
+        settle(rt, job_id, "canceled", error={"code": "canceled", "message": "the job was canceled"})
+        return None
+    if job.attempts >= MAX_ATTEMPTS:
+        settle(rt, job_id, "failed", error={
+            "code": "internal",
+            "message": f"the job stopped the worker running it {job.attempts} times and was abandoned"})
+        return None
+    started = rt.store.start(job_id)
+    if started is not None:
+        _lease(rt, job_id)
+        if started.attempts == 1:
+            m.QUEUE_WAIT.labels(started.queue).observe(max(0.0, time.time() - started.created_at))
+    return started
+
+
+def _lease(rt: Runtime, job_id: str) -> None:
+    rt.store.update(job_id, lease_until=time.time() + LEASE_SECONDS, worker=rt.worker_id)
+
+
+class Watch:
+    """While a job runs: refreshes its lease, notices cancel requests and hand-back."""
+
+    def __init__(self, rt: Runtime, job_id: str, job_type: str = "render") -> None:
+        self.rt, self.job_id, self.job_type = rt, job_id, job_type
+        self.stop = threading.Event()  # the running work polls this (ffmpeg is killed when it is set)
+        self.reason: str | None = None
+        self._done = threading.Event()
+        self._last_progress = 0.0
+        self._thread = threading.Thread(target=self._run, name=f"watch-{job_id}", daemon=True)
+
+    def _run(self) -> None:
+        next_lease = time.monotonic() + LEASE_SECONDS / 3
+        while not self._done.wait(WATCH_INTERVAL):
+            if self.rt.hand_back.is_set():
+                self.reason = "hand_back"
+                self.stop.set()
+                return
+            try:
+                job = self.rt.store.get(self.job_id)
+                if job is not None and job.cancel_requested:
+                    self.reason = "canceled"
+                    self.stop.set()
+                    return
+                if time.monotonic() > next_lease:
+                    _lease(self.rt, self.job_id)
+                    next_lease = time.monotonic() + LEASE_SECONDS / 3
+            except Exception:  # the store blinked (Redis restart): keep rendering, try again next tick
+                log.warning("job store unreachable while watching %s", self.job_id, exc_info=True)
+
+    def progress(self, stage: str, fraction: float) -> None:
+        """Record progress, at most a few times a second (and always on a stage change)."""
+        now = time.monotonic()
+        if fraction < 1 and now - self._last_progress < 0.5 and stage == getattr(self, "_stage", stage):
+            return
+        self._last_progress, self._stage = now, stage
+        try:
+            self.rt.store.update(self.job_id, stage=stage, progress=round(fraction, 4))
+        except Exception:
+            log.debug("progress update failed", exc_info=True)
+
+    @contextmanager
+    def running(self) -> Iterator[Watch]:
+        self._thread.start()
+        gauge = m.IN_PROGRESS.labels(self.job_type)
+        gauge.inc()
+        try:
+            yield self
+        finally:
+            gauge.dec()
+            self._done.set()
+            self._thread.join(timeout=2)
+
+
+def settle(rt: Runtime, job_id: str, status: str, **changes: Any) -> Job | None:
+    """Record a terminal status (once: a second settle of the same job is a no-op) and send the webhook."""
+    if status == "completed":
+        changes["progress"] = 1.0
+    job = rt.store.finish(job_id, status, lease_until=0.0, **changes)
+    if job is None:
+        return None
+    m.JOBS.labels(job.type, status).inc()
+    if status == "completed":
+        m.LAST_SUCCESS.set(time.time())
+    elif job.error:
+        m.FAILURES.labels(job.type, job.error.get("code", "internal")).inc()
+    if job.webhook_url and rt.settings.webhook_secret and rt.notify is not None:
+        rt.notify(job.webhook_url, encode(event(job)).decode())
+    return job
+
+
+def hand_back(rt: Runtime, job: Job) -> None:
+    """Shutdown grace is over: put the job back on its queue for another worker."""
+    if rt.store.transition(job.id, allowed={"processing"}, status="queued", stage=None, progress=0.0,
+                           attempts=max(0, job.attempts - 1), lease_until=0.0, worker=None) is not None:
+        rt.enqueue(job.queue, job.id)
+        log.info("job %s handed back to queue %s", job.id, job.queue)
+
+
+def failure(exc: FramefleetError) -> dict[str, str]:
+    if exc.detail:
+        log.info("job failure detail: %s", exc.detail)
+    return exc.as_dict()

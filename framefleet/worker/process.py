@@ -1,0 +1,103 @@
+"""``framefleet worker``: one or more worker processes, each a Dramatiq worker with framefleet's runtime.
+
+SIGTERM (or SIGINT) stops taking new jobs; running jobs get ``FRAMEFLEET_SHUTDOWN_GRACE`` seconds to
+finish, after which their ffmpeg is stopped and the job is handed back to its queue. None is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import dramatiq
+
+from framefleet.config import Settings
+from framefleet.errors import BadInput
+from framefleet.queue.actors import Actors, declare, use_runtime
+from framefleet.queue.broker import QUEUES, make_broker
+from framefleet.queue.jobs import JobStore
+from framefleet.storage import open_storage
+from framefleet.worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+EXPIRY_INTERVAL = 60.0
+
+
+def open_job_store(settings: Settings) -> JobStore:
+    from framefleet.queue.stores import open_store
+
+    if settings.state_url:
+        return open_store(settings.state_url)
+    if settings.broker_url.startswith(("amqp://", "amqps://")):
+        raise BadInput("with a RabbitMQ broker, set FRAMEFLEET_STATE_URL to a redis:// URL for job state")
+    return open_store(settings.broker_url)
+
+
+def build_runtime(settings: Settings) -> tuple[Runtime, dramatiq.Broker, Actors]:
+    """Broker, store, storage and actors, wired together, for a worker or a client."""
+    broker = make_broker(settings.broker_url)
+    rt = Runtime(settings, open_job_store(settings), open_storage(settings))
+    actors = declare(broker, render_time_limit_s=settings.render_time_limit)
+    rt.enqueue = lambda queue, job_id: actors.for_queue(queue).send(job_id)
+    rt.notify = actors.webhooks.send
+    use_runtime(rt)
+    return rt, broker, actors
+
+
+def _expire_loop(rt: Runtime, stop: threading.Event) -> None:
+    while not stop.wait(EXPIRY_INTERVAL):
+        try:
+            rt.store.expire_queued(older_than=rt.settings.job_ttl)
+        except Exception:
+            log.warning("expiring queued jobs failed", exc_info=True)
+
+
+def run_one(settings: Settings, *, queues: Sequence[str], threads: int) -> int:
+    """Run one worker process until SIGTERM/SIGINT; returns the exit code."""
+    unknown = set(queues) - set(QUEUES)
+    if unknown:
+        raise BadInput(f"unknown queue(s) {', '.join(sorted(unknown))} (one of {', '.join(QUEUES)})")
+    rt, broker, _ = build_runtime(settings)
+    worker = dramatiq.Worker(broker, queues=set(queues), worker_threads=threads, worker_timeout=1000)
+    worker.queue_prefetch = threads  # one message per render thread: a busy worker holds nothing back
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.start()
+    threading.Thread(target=_expire_loop, args=(rt, stop), daemon=True).start()
+    log.info("worker %s consuming %s with %d thread(s)", rt.worker_id, ",".join(queues), threads)
+    print(f"framefleet worker ready: queues={','.join(queues)} threads={threads}", file=sys.stderr, flush=True)
+    stop.wait()
+    grace = settings.shutdown_grace
+    log.info("stopping: running jobs have %.0f s to finish", grace)
+    timer = threading.Timer(grace, rt.hand_back.set)
+    timer.daemon = True
+    timer.start()
+    worker.stop(timeout=int((grace + 30) * 1000))
+    timer.cancel()
+    broker.close()
+    return 0
+
+
+def run(settings: Settings, *, queues: Sequence[str], processes: int, threads: int) -> int:
+    """``--processes 1`` runs here; more start that many children and relay signals to them."""
+    if processes <= 1:
+        return run_one(settings, queues=queues, threads=threads)
+    args = [sys.executable, "-m", "framefleet", "worker", "--processes", "1", "--threads", str(threads),
+            "--queues", *queues]
+    children: list[subprocess.Popen[Any]] = [subprocess.Popen(args) for _ in range(processes)]
+
+    def relay(signum: int, _frame: Any) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, relay)
+    signal.signal(signal.SIGINT, relay)
+    return max(child.wait() for child in children)

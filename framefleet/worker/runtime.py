@@ -1,0 +1,37 @@
+"""Everything a worker process needs, built once per process from settings (no work at import)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from framefleet.config import Settings
+from framefleet.queue.jobs import JobStore
+from framefleet.storage import Storage
+
+#: A running job refreshes its lease this often; a job whose lease lapsed may be taken over.
+LEASE_SECONDS = 30.0
+#: A job that has started this many times without finishing (its workers keep dying) is failed.
+MAX_ATTEMPTS = 3
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: JobStore
+    storage: Storage
+    #: Sends a job id to a queue (the actors' ``send``), set when actors are declared.
+    enqueue: Any = None
+    #: Sends a webhook (url, body) to the webhooks queue.
+    notify: Any = None
+    #: Set when the grace period after SIGTERM is over: running jobs stop and are handed back.
+    hand_back: threading.Event = field(default_factory=threading.Event)
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    @property
+    def work_root(self) -> Path:
+        return self.settings.cache_dir / "work"
