@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,28 @@ KILL_GRACE = 1.5
 _POLL = 0.05
 _INPUT_ERROR = re.compile(r"^(?:\[[^\]]*\] )?(.+?): (Invalid data found when processing input|"
                           r"No such file or directory|End of file|moov atom not found)", re.M)
+
+
+def _prctl() -> Callable[..., int] | None:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl() if sys.platform == "linux" else None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: be killed if the thread that started us dies, even by SIGKILL.
+
+    A worker killed outright cannot clean up; without this its ffmpeg would render on as an orphan.
+    The function is looked up before any fork, so the child only makes one system call.
+    """
+    if _PRCTL is not None:
+        _PRCTL(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -58,7 +81,8 @@ def run(argv: Sequence[str], *, total_seconds: float, on_progress: Callable[[flo
     so a decode failure can name the source without leaking our paths."""
     log.debug("ffmpeg %s", " ".join(argv[1:]))
     proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=_die_with_parent if _PRCTL else None)  # noqa: PLW1509 - one prctl call
     tail: collections.deque[str] = collections.deque(maxlen=60)
 
     def read_errors() -> None:

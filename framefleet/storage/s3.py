@@ -31,7 +31,8 @@ class S3Storage(Storage):
             from botocore.config import Config
 
             self._client = boto3.client("s3", endpoint_url=self.endpoint_url,
-                                        config=Config(retries={"max_attempts": 5, "mode": "standard"}))
+                                        config=Config(signature_version="s3v4",
+                                                      retries={"max_attempts": 5, "mode": "standard"}))
         return self._client
 
     def _key(self, key: str) -> str:

@@ -1,0 +1,232 @@
+"""Real parts for fleet tests: a redis-server on a free port, moto's S3 server over HTTP, a webhook receiver
+that checks signatures the way the product docs tell customers to, and worker subprocesses."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SECRET = "whsec_test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RedisServer:
+    port: int
+    dir: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no", "--dir", str(self.dir)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    if not shutil.which("redis-server"):
+        pytest.fail("redis-server is not installed (make test installs it)")
+    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def redis_url(redis_server: RedisServer) -> str:
+    import redis
+
+    redis.Redis.from_url(redis_server.url).flushall()
+    return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture()
+def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    import boto3
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    name = f"renders-{int(time.time() * 1000) % 10**9}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+def verify(secret: str, raw_body: bytes, header: str, tol: int = 300) -> bool:
+    """The receiver's check from the product docs: HMAC-SHA256 of "{t}.{raw_body}", 300 s tolerance."""
+    p = dict(kv.split("=", 1) for kv in header.split(","))
+    if abs(time.time() - int(p["t"])) > tol:
+        return False
+    mac = hmac.new(secret.encode(), f'{p["t"]}.'.encode() + raw_body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(mac, p["v1"])
+
+
+@dataclass
+class Receiver:
+    url: str
+    fail_first: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    attempts: int = 0
+    bad_signatures: int = 0
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while len(self.events) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.events
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            state.attempts += 1
+            if not verify(SECRET, body, self.headers.get("X-Framefleet-Signature", "t=0,v1=x")):
+                state.bad_signatures += 1
+                self.send_response(400)
+            elif state.attempts <= state.fail_first:
+                self.send_response(500)
+            else:
+                state.events.append(json.loads(body))
+                self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture()
+def fleet_env(redis_url: str, s3_endpoint: str, bucket: str, media: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment of a fleet: Redis broker and state, S3 results, local media root, webhooks."""
+    return {
+        **os.environ,
+        "FRAMEFLEET_BROKER_URL": redis_url,
+        "FRAMEFLEET_STORAGE_URL": f"s3://{bucket}/results",
+        "FRAMEFLEET_S3_ENDPOINT_URL": s3_endpoint,
+        "FRAMEFLEET_ALLOW_PRIVATE_URLS": "true",
+        "FRAMEFLEET_LOCAL_ROOT": str(media),
+        "FRAMEFLEET_WEBHOOK_SECRET": SECRET,
+        "FRAMEFLEET_WEBHOOK_MIN_BACKOFF_MS": "100",
+        "FRAMEFLEET_CACHE_DIR": str(tmp_path / "cache"),
+        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+class Worker:
+    """A real ``framefleet worker`` subprocess."""
+
+    def __init__(self, env: dict[str, str], *queues: str, threads: int = 1, **extra: str) -> None:
+        args = [sys.executable, "-m", "framefleet", "worker", "--threads", str(threads)]
+        if queues:
+            args += ["--queues", *queues]
+        self.proc = subprocess.Popen(args, env={**env, **extra}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
+        self.log: list[str] = []
+        ready = threading.Event()
+
+        def read() -> None:
+            assert self.proc.stderr is not None
+            for line in self.proc.stderr:
+                self.log.append(line)
+                if "worker ready" in line:
+                    ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(30):
+            self.stop()
+            raise RuntimeError("worker did not start:\n" + "".join(self.log))
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture()
+def workers() -> Iterator[list[Worker]]:
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def ffmpeg_pids() -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmd.startswith(b"ffmpeg\0") and b"-filter_complex_script" in cmd:
+                found.add(int(entry.name))
+    return found

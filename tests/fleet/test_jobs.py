@@ -1,0 +1,105 @@
+"""The job-store contract, run against the in-memory store and a real Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from framefleet.queue.jobs import Job, JobStore, new_id
+from framefleet.queue.stores.memory import MemoryJobStore
+from framefleet.queue.stores.redis import RedisJobStore
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest) -> Iterator[JobStore]:
+    if request.param == "memory":
+        yield MemoryJobStore()
+    else:
+        yield RedisJobStore.from_url(request.getfixturevalue("redis_url"))
+
+
+def job(tenant: str = "acme", **kw: object) -> Job:
+    return Job(id=new_id(), type="render", tenant=tenant, payload={"spec": {}}, **kw)  # type: ignore[arg-type]
+
+
+def test_create_get_and_tenant_scoping(store: JobStore) -> None:
+    j, created = store.create(job(metadata={"ref": "post-123"}))
+    assert created
+    assert store.get(j.id) is not None
+    assert store.get(j.id, tenant="acme").metadata == {"ref": "post-123"}  # type: ignore[union-attr]
+    assert store.get(j.id, tenant="other") is None
+    public = store.get(j.id).public()  # type: ignore[union-attr]
+    assert set(public) == {"id", "type", "tenant", "status", "progress", "stage", "created_at", "started_at",
+                           "finished_at", "attempts", "result", "error", "metadata", "idempotency_key"}
+    assert public["status"] == "queued" and public["created_at"].endswith("Z")
+
+
+def test_idempotency_key_returns_the_same_job_unless_it_failed(store: JobStore) -> None:
+    first, _ = store.create(job(idempotency_key="k1"))
+    again, created = store.create(job(idempotency_key="k1"))
+    assert not created and again.id == first.id
+    other_tenant, created = store.create(job(tenant="globex", idempotency_key="k1"))
+    assert created and other_tenant.id != first.id
+    store.finish(first.id, "failed", error={"code": "internal", "message": "x"})
+    retry, created = store.create(job(idempotency_key="k1"))
+    assert created and retry.id != first.id
+
+
+def test_transitions_are_compare_and_set(store: JobStore) -> None:
+    j, _ = store.create(job())
+    assert store.start(j.id).status == "processing"  # type: ignore[union-attr]
+    assert store.finish(j.id, "completed", result={"url": "u"}) is not None
+    assert store.finish(j.id, "failed") is None  # a finished job stays finished
+    assert store.get(j.id).result == {"url": "u"}  # type: ignore[union-attr]
+
+
+def test_only_one_of_racing_workers_wins(store: JobStore) -> None:
+    j, _ = store.create(job())
+    store.start(j.id)
+    wins = []
+
+    def race() -> None:
+        if store.finish(j.id, "completed") is not None:
+            wins.append(1)
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1
+
+
+def test_cancel_queued_and_running(store: JobStore) -> None:
+    queued, _ = store.create(job())
+    assert store.cancel(queued.id).status == "canceled"  # type: ignore[union-attr]
+    running, _ = store.create(job())
+    store.start(running.id)
+    flagged = store.cancel(running.id)
+    assert flagged is not None and flagged.status == "processing" and flagged.cancel_requested
+    assert store.cancel(running.id, tenant="other") is None
+
+
+def test_usage_and_listing(store: JobStore) -> None:
+    for _ in range(3):
+        j, _ = store.create(job())
+        store.start(j.id)
+        store.finish(j.id, "completed", output_seconds=2.5)
+    store.create(job(tenant="globex"))
+    usage = store.usage(tenant="acme")
+    assert usage["by_status"]["completed"] == 3 and usage["output_seconds"] == 7.5
+    assert usage["by_type"] == {"render": 3}
+    assert store.usage()["jobs"] == 4
+    listed = store.list(tenant="acme")
+    assert len(listed) == 3 and listed[0].created_at >= listed[-1].created_at
+
+
+def test_old_queued_jobs_expire(store: JobStore) -> None:
+    old, _ = store.create(job(created_at=time.time() - 1000))
+    fresh, _ = store.create(job())
+    assert store.expire_queued(older_than=500) == [old.id]
+    assert store.get(old.id).status == "expired"  # type: ignore[union-attr]
+    assert store.get(fresh.id).status == "queued"  # type: ignore[union-attr]

@@ -1,0 +1,50 @@
+"""Result storage against moto's S3 server over HTTP, and a local folder."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+from framefleet.config import Settings
+from framefleet.errors import FetchError
+from framefleet.storage import open_storage
+
+
+def test_s3_put_presign_get_and_overwrite(tmp_path: Path, s3_endpoint: str, bucket: str) -> None:
+    storage = open_storage(Settings.from_env({"FRAMEFLEET_STORAGE_URL": f"s3://{bucket}/out",
+                                              "FRAMEFLEET_S3_ENDPOINT_URL": s3_endpoint, "FRAMEFLEET_URL_TTL": "600"}))
+    source = tmp_path / "a.mp4"
+    source.write_bytes(b"first")
+    stored = storage.put(source, "acme/job1/output.mp4", content_type="video/mp4")
+    assert "X-Amz-Expires=600" in stored.url and stored.size_bytes == 5
+    with urllib.request.urlopen(stored.url) as response:  # the presigned URL works over HTTP
+        assert response.read() == b"first" and response.headers["Content-Type"] == "video/mp4"
+    source.write_bytes(b"second")
+    storage.put(source, "acme/job1/output.mp4", content_type="video/mp4")
+    keys = [o["Key"] for o in boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys.count("out/acme/job1/output.mp4") == 1  # a re-run overwrites
+    assert storage.get("acme/job1/output.mp4", tmp_path / "back").read_bytes() == b"second"
+    with pytest.raises(FetchError):
+        storage.get("acme/nope", tmp_path / "x")
+    storage.check()
+
+
+def test_s3_multipart_for_large_files(tmp_path: Path, s3_endpoint: str, bucket: str) -> None:
+    storage = open_storage(Settings.from_env({"FRAMEFLEET_STORAGE_URL": f"s3://{bucket}",
+                                              "FRAMEFLEET_S3_ENDPOINT_URL": s3_endpoint}))
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * (40 * 1024 * 1024))
+    storage.put(big, "big.bin", content_type="application/octet-stream")
+    head = boto3.client("s3", endpoint_url=s3_endpoint).head_object(Bucket=bucket, Key="big.bin")
+    assert head["ContentLength"] == 40 * 1024 * 1024 and "-" in head["ETag"]  # a multipart ETag
+
+
+def test_local_storage(tmp_path: Path) -> None:
+    storage = open_storage(Settings.from_env({"FRAMEFLEET_STORAGE_URL": f"file://{tmp_path}/results"}))
+    source = tmp_path / "a.txt"
+    source.write_text("hi")
+    stored = storage.put(source, "t/j/output.txt", content_type="text/plain")
+    assert stored.url.startswith("file://") and (tmp_path / "results/t/j/output.txt").read_text() == "hi"
