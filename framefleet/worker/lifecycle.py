@@ -34,7 +34,11 @@ def claim(rt: Runtime, job_id: str) -> Job | None:
     if job.terminal:
         return None  # already finished: a redelivery; the result exists and is not written again
     if job.status == "processing" and job.lease_until > time.time():
-        log.info("job %s is running elsewhere (lease held); duplicate message dropped", job_id)
+        # Another worker holds the job, or held it until it died moments ago. Look again once the lease
+        # has run out: a live holder will have finished by then (or renewed it), a dead one will not.
+        delay = job.lease_until - time.time() + 1.0
+        log.info("job %s is leased by %s; checking again in %.0f s", job_id, job.worker, delay)
+        rt.enqueue(job.queue, job_id, delay=delay)
         return None
     if job.cancel_requested:
         settle(rt, job_id, "canceled", error={"code": "canceled", "message": "the job was canceled"})

@@ -44,7 +44,14 @@ def build_runtime(settings: Settings) -> tuple[Runtime, dramatiq.Broker, Actors]
     broker = make_broker(settings.broker_url)
     rt = Runtime(settings, open_job_store(settings), open_storage(settings))
     actors = declare(broker, render_time_limit_s=settings.render_time_limit)
-    rt.enqueue = lambda queue, job_id: actors.for_queue(queue).send(job_id)
+    def enqueue(queue: str, job_id: str, delay: float | None = None) -> None:
+        actor = actors.for_queue(queue)
+        if delay:
+            actor.send_with_options(args=(job_id,), delay=int(delay * 1000))
+        else:
+            actor.send(job_id)
+
+    rt.enqueue = enqueue
     rt.notify = actors.webhooks.send
     use_runtime(rt)
     return rt, broker, actors

@@ -192,7 +192,8 @@ class Worker:
                 if "worker ready" in line:
                     ready.set()
 
-        threading.Thread(target=read, daemon=True).start()
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
         if not ready.wait(30):
             self.stop()
             raise RuntimeError("worker did not start:\n" + "".join(self.log))
@@ -209,6 +210,9 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._reader.join(timeout=5)
+        if self.proc.stderr:
+            self.proc.stderr.close()
 
 
 @pytest.fixture()
