@@ -57,6 +57,8 @@ class Settings:
     render_time_limit: float = 3600.0
     #: After SIGTERM, running jobs get this long (seconds) to finish before they are handed back.
     shutdown_grace: float = 300.0
+    #: How long an idle worker waits between polls of an empty Redis queue, at most (milliseconds).
+    poll_ms: int = 100
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -120,6 +122,7 @@ class Settings:
             job_ttl=number("JOB_TTL", 86400.0),
             render_time_limit=number("RENDER_TIME_LIMIT", 3600.0),
             shutdown_grace=number("SHUTDOWN_GRACE", 300.0),
+            poll_ms=int(number("POLL_MS", 100, int)),
             ffmpeg=get("FFMPEG", "ffmpeg") or "ffmpeg",
             ffprobe=get("FFPROBE", "ffprobe") or "ffprobe",
             limits=limits,

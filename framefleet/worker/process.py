@@ -71,7 +71,7 @@ def run_one(settings: Settings, *, queues: Sequence[str], threads: int) -> int:
     if unknown:
         raise BadInput(f"unknown queue(s) {', '.join(sorted(unknown))} (one of {', '.join(QUEUES)})")
     rt, broker, _ = build_runtime(settings)
-    worker = dramatiq.Worker(broker, queues=set(queues), worker_threads=threads, worker_timeout=1000)
+    worker = dramatiq.Worker(broker, queues=set(queues), worker_threads=threads, worker_timeout=settings.poll_ms)
     worker.queue_prefetch = threads  # one message per render thread: a busy worker holds nothing back
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
