@@ -59,6 +59,8 @@ class Settings:
     shutdown_grace: float = 300.0
     #: How long an idle worker waits between polls of an empty Redis queue, at most (milliseconds).
     poll_ms: int = 100
+    #: First webhook retry after this many milliseconds, doubling up to 6 hours.
+    webhook_min_backoff_ms: int = 10_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -123,6 +125,7 @@ class Settings:
             render_time_limit=number("RENDER_TIME_LIMIT", 3600.0),
             shutdown_grace=number("SHUTDOWN_GRACE", 300.0),
             poll_ms=int(number("POLL_MS", 100, int)),
+            webhook_min_backoff_ms=int(number("WEBHOOK_MIN_BACKOFF_MS", 10_000, int)),
             ffmpeg=get("FFMPEG", "ffmpeg") or "ffmpeg",
             ffprobe=get("FFPROBE", "ffprobe") or "ffprobe",
             limits=limits,

@@ -7,7 +7,6 @@ process's :class:`~framefleet.worker.runtime.Runtime` through :func:`use_runtime
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +50,8 @@ class Actors:
         return {"render": self.render, "render_gpu": self.render_gpu, "generate": self.generate}[queue]
 
 
-def declare(broker: dramatiq.Broker, *, render_time_limit_s: float = 3600.0) -> Actors:
+def declare(broker: dramatiq.Broker, *, render_time_limit_s: float = 3600.0,
+            webhook_min_backoff_ms: int = 10_000) -> Actors:
     """Declare framefleet's actors on ``broker`` (idempotent per broker)."""
     existing = getattr(broker, "_framefleet_actors", None)
     if existing is not None:
@@ -93,17 +93,16 @@ def declare(broker: dramatiq.Broker, *, render_time_limit_s: float = 3600.0) -> 
             if not last:
                 raise
 
-    backoff = int(os.environ.get("FRAMEFLEET_WEBHOOK_MIN_BACKOFF_MS", "1000"))
+    def make(fn: Any, queue: str, **options: Any) -> Any:
+        return dramatiq.actor(broker=broker, actor_name=queue, queue_name=queue, **options)(fn)
+
+    job_options = {"max_retries": RENDER_RETRIES, "time_limit": limit_ms, "min_backoff": 2000}
     actors = Actors(
-        render=dramatiq.actor(render_job, broker=broker, actor_name="render", queue_name="render",
-                              max_retries=RENDER_RETRIES, time_limit=limit_ms, min_backoff=2000),
-        render_gpu=dramatiq.actor(render_job, broker=broker, actor_name="render_gpu", queue_name="render_gpu",
-                                  max_retries=RENDER_RETRIES, time_limit=limit_ms, min_backoff=2000),
-        generate=dramatiq.actor(generate_job, broker=broker, actor_name="generate", queue_name="generate",
-                                max_retries=RENDER_RETRIES, time_limit=limit_ms, min_backoff=2000),
-        webhooks=dramatiq.actor(deliver_webhook, broker=broker, actor_name="webhooks", queue_name="webhooks",
-                                max_retries=WEBHOOK_RETRIES, min_backoff=backoff, max_backoff=6 * 3600 * 1000,
-                                time_limit=60_000),
+        render=make(render_job, "render", **job_options),
+        render_gpu=make(render_job, "render_gpu", **job_options),
+        generate=make(generate_job, "generate", **job_options),
+        webhooks=make(deliver_webhook, "webhooks", max_retries=WEBHOOK_RETRIES, min_backoff=webhook_min_backoff_ms,
+                      max_backoff=6 * 3600 * 1000, time_limit=60_000),
     )
     broker._framefleet_actors = actors  # type: ignore[attr-defined]
     return actors

@@ -104,7 +104,7 @@ class JobStore(ABC):
         """Atomically move to ``status`` if the current status is in ``allowed``; None otherwise."""
 
     @abstractmethod
-    def list(self, *, tenant: str | None = None, limit: int = 100) -> list[Job]:
+    def recent(self, *, tenant: str | None = None, limit: int = 100) -> list[Job]:
         """Newest first."""
 
     @abstractmethod
@@ -143,7 +143,7 @@ class JobStore(ABC):
         by_status: dict[str, int] = dict.fromkeys(STATUSES, 0)
         by_type: dict[str, int] = {}
         seconds = 0.0
-        for job in self.list(tenant=tenant, limit=1_000_000):
+        for job in self.recent(tenant=tenant, limit=1_000_000):
             by_status[job.status] = by_status.get(job.status, 0) + 1
             by_type[job.type] = by_type.get(job.type, 0) + 1
             seconds += job.output_seconds if job.status == "completed" else 0.0
@@ -154,7 +154,7 @@ class JobStore(ABC):
         """Queued jobs created more than ``older_than`` seconds ago become ``expired``."""
         cutoff = time.time() - older_than
         expired = []
-        for job in self.list(limit=1_000_000):
+        for job in self.recent(limit=1_000_000):
             if job.status == "queued" and job.created_at < cutoff and self.finish(
                     job.id, "expired", error={"code": "expired", "message": "the job waited too long in the queue"}):
                 expired.append(job.id)

@@ -43,7 +43,8 @@ def build_runtime(settings: Settings) -> tuple[Runtime, dramatiq.Broker, Actors]
     """Broker, store, storage and actors, wired together, for a worker or a client."""
     broker = make_broker(settings.broker_url)
     rt = Runtime(settings, open_job_store(settings), open_storage(settings))
-    actors = declare(broker, render_time_limit_s=settings.render_time_limit)
+    actors = declare(broker, render_time_limit_s=settings.render_time_limit,
+                     webhook_min_backoff_ms=settings.webhook_min_backoff_ms)
     def enqueue(queue: str, job_id: str, delay: float | None = None) -> None:
         actor = actors.for_queue(queue)
         if delay:

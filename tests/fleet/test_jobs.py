@@ -93,7 +93,7 @@ def test_usage_and_listing(store: JobStore) -> None:
     assert usage["by_status"]["completed"] == 3 and usage["output_seconds"] == 7.5
     assert usage["by_type"] == {"render": 3}
     assert store.usage()["jobs"] == 4
-    listed = store.list(tenant="acme")
+    listed = store.recent(tenant="acme")
     assert len(listed) == 3 and listed[0].created_at >= listed[-1].created_at
 
 

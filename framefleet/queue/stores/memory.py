@@ -50,7 +50,7 @@ class MemoryJobStore(JobStore):
                 return None
             return self.update(job_id, status=status, **changes)
 
-    def list(self, *, tenant: str | None = None, limit: int = 100) -> list[Job]:
+    def recent(self, *, tenant: str | None = None, limit: int = 100) -> list[Job]:
         with self._lock:
             jobs = [j for j in self._jobs.values() if tenant is None or j.tenant == tenant]
             return [copy.deepcopy(j) for j in sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit]]

@@ -27,7 +27,7 @@ class RedisJobStore(JobStore):
     @classmethod
     def from_url(cls, url: str) -> RedisJobStore:
         return cls(redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30,
-                                        retry_on_timeout=True))
+                                        retry_on_timeout=True, decode_responses=True))
 
     def _key(self, job_id: str) -> str:
         return f"{self.ns}:job:{job_id}"
@@ -41,10 +41,10 @@ class RedisJobStore(JobStore):
             with self.r.pipeline() as pipe:
                 try:
                     if idem:
-                        pipe.watch(idem)
+                        pipe.watch(idem)  # type: ignore[no-untyped-call]
                         existing_id = pipe.get(idem)
                         if existing_id:
-                            existing = self._read(pipe.get(self._key(existing_id.decode())))
+                            existing = self._read(pipe.get(self._key(str(existing_id))))
                             if existing is not None and existing.status not in ("failed", "canceled"):
                                 pipe.unwatch()
                                 return existing, False
@@ -70,7 +70,7 @@ class RedisJobStore(JobStore):
         while True:
             with self.r.pipeline() as pipe:
                 try:
-                    pipe.watch(key)
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
                     job = self._read(pipe.get(key))
                     if job is None or (allowed is not None and job.status not in allowed):
                         pipe.unwatch()
@@ -94,9 +94,9 @@ class RedisJobStore(JobStore):
                    **changes: Any) -> Job | None:
         return self._change(job_id, allowed, {"status": status, **changes})
 
-    def list(self, *, tenant: str | None = None, limit: int = 100) -> list[Job]:
+    def recent(self, *, tenant: str | None = None, limit: int = 100) -> list[Job]:
         index = f"{self.ns}:jobs:{tenant}" if tenant is not None else f"{self.ns}:jobs"
-        ids = [i.decode() for i in self.r.zrevrange(index, 0, limit - 1)]
+        ids = [str(i) for i in self.r.zrevrange(index, 0, limit - 1)]
         jobs = []
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
