@@ -32,7 +32,11 @@ demo: system venv
 	  echo "rendering examples/$$e.json"; \
 	  $(VENV)/bin/framefleet render examples/$$e.json -o examples/out/$$e.mp4 || exit 1; \
 	done
+	@echo "queueing examples/product_ad.json as a job (embedded worker, memory:// broker)"
+	@FRAMEFLEET_LOCAL_ROOT=$(CURDIR)/examples FRAMEFLEET_STORAGE_URL=file://$(CURDIR)/examples/out/jobs \
+	  $(VENV)/bin/framefleet submit examples/product_ad.json --wait > examples/out/job.json
 	@echo; echo "Rendered:"; ls -1 $(CURDIR)/examples/out/*.mp4 | sed 's/^/  /'
+	@echo "  $$($(PY) -c "import json; print(json.load(open('examples/out/job.json'))['result']['url'])")  (the queued job)"
 
 test: system venv
 	$(VENV)/bin/ruff check framefleet tests bench

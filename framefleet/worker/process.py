@@ -27,6 +27,7 @@ from framefleet.worker.runtime import Runtime
 log = logging.getLogger(__name__)
 
 EXPIRY_INTERVAL = 60.0
+WEBHOOK_THREADS = 2
 
 
 def open_job_store(settings: Settings) -> JobStore:
@@ -72,12 +73,21 @@ def run_one(settings: Settings, *, queues: Sequence[str], threads: int) -> int:
     if unknown:
         raise BadInput(f"unknown queue(s) {', '.join(sorted(unknown))} (one of {', '.join(QUEUES)})")
     rt, broker, _ = build_runtime(settings)
-    worker = dramatiq.Worker(broker, queues=set(queues), worker_threads=threads, worker_timeout=settings.poll_ms)
-    worker.queue_prefetch = threads  # one message per render thread: a busy worker holds nothing back
+    # Webhooks get threads of their own, so a slow or dead endpoint never holds up a render.
+    job_queues = set(queues) - {"webhooks"}
+    pool = []
+    if job_queues:
+        jobs = dramatiq.Worker(broker, queues=job_queues, worker_threads=threads, worker_timeout=settings.poll_ms)
+        jobs.queue_prefetch = threads  # one message per render thread: a busy worker holds nothing back
+        pool.append(jobs)
+    if "webhooks" in queues:
+        pool.append(dramatiq.Worker(broker, queues={"webhooks"}, worker_threads=WEBHOOK_THREADS,
+                                    worker_timeout=settings.poll_ms))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    worker.start()
+    for worker in pool:
+        worker.start()
     threading.Thread(target=_expire_loop, args=(rt, stop), daemon=True).start()
     log.info("worker %s consuming %s with %d thread(s)", rt.worker_id, ",".join(queues), threads)
     print(f"framefleet worker ready: queues={','.join(queues)} threads={threads}", file=sys.stderr, flush=True)
@@ -87,7 +97,11 @@ def run_one(settings: Settings, *, queues: Sequence[str], threads: int) -> int:
     timer = threading.Timer(grace, rt.hand_back.set)
     timer.daemon = True
     timer.start()
-    worker.stop(timeout=int((grace + 30) * 1000))
+    stoppers = [threading.Thread(target=w.stop, kwargs={"timeout": int((grace + 30) * 1000)}) for w in pool]
+    for stopper in stoppers:
+        stopper.start()
+    for stopper in stoppers:
+        stopper.join()
     timer.cancel()
     broker.close()
     return 0

@@ -262,3 +262,11 @@ def test_a_job_that_keeps_killing_workers_is_abandoned(attempts: int) -> None:
     assert final is not None and final.status == "failed"
     assert final.error == {"code": "internal",
                            "message": "the job stopped the worker running it 3 times and was abandoned"}
+
+
+def test_render_time_limit_stops_ffmpeg(fleet_env: dict[str, str], workers: list[Worker], media: Path) -> None:
+    workers.append(Worker(fleet_env, "render", FRAMEFLEET_RENDER_TIME_LIMIT="2"))
+    with client(fleet_env) as c:
+        done = c.wait(c.submit(long_spec(media))["id"], timeout=60)
+    assert done["status"] == "failed" and done["error"]["code"] == "timeout"
+    assert not ffmpeg_pids()
