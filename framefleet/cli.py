@@ -103,11 +103,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from framefleet.config import Settings
+    from framefleet.logs import setup
     from framefleet.queue.broker import QUEUES
     from framefleet.worker.process import run
 
+    settings = Settings.from_env()
+    setup(settings.log_format, verbose=args.verbose)
     queues = args.queues or [q for q in QUEUES if q != "render_gpu"]
-    return run(Settings.from_env(), queues=queues, processes=args.processes, threads=args.threads)
+    return run(settings, queues=queues, processes=args.processes, threads=args.threads, child=args.child)
 
 
 def _client() -> Any:
@@ -196,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queues", nargs="+", help="queues to consume (default: render generate webhooks)")
     p.add_argument("--processes", type=int, default=1)
     p.add_argument("--threads", type=int, default=1, help="jobs at a time per process")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("submit", help="enqueue a job and print its JSON")

@@ -59,6 +59,10 @@ class Settings:
     shutdown_grace: float = 300.0
     #: How long an idle worker waits between polls of an empty Redis queue, at most (milliseconds).
     poll_ms: int = 100
+    #: Where worker processes of one pod share metric files (wiped when the pod's worker starts).
+    metrics_dir: Path | None = None
+    #: ``json`` (one object a line, for log shippers), ``text`` (for terminals) or ``auto``.
+    log_format: str = "auto"
     #: First webhook retry after this many milliseconds, doubling up to 6 hours.
     webhook_min_backoff_ms: int = 10_000
 
@@ -125,6 +129,8 @@ class Settings:
             render_time_limit=number("RENDER_TIME_LIMIT", 3600.0),
             shutdown_grace=number("SHUTDOWN_GRACE", 300.0),
             poll_ms=int(number("POLL_MS", 100, int)),
+            metrics_dir=Path(get("METRICS_DIR")) if get("METRICS_DIR") else None,  # type: ignore[arg-type]
+            log_format=(get("LOG_FORMAT") or "auto").lower(),
             webhook_min_backoff_ms=int(number("WEBHOOK_MIN_BACKOFF_MS", 10_000, int)),
             ffmpeg=get("FFMPEG", "ffmpeg") or "ffmpeg",
             ffprobe=get("FFPROBE", "ffprobe") or "ffprobe",

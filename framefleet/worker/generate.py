@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from framefleet import logs
 from framefleet.errors import BadInput, FramefleetError, ProviderError
 from framefleet.queue.jobs import Job
 from framefleet.worker.assets import JobFetcher
@@ -45,7 +46,7 @@ def fetch_media(rt: Runtime, job: Job, work: Path) -> tuple[Path, str]:
     return path, kind
 
 
-def run_generation(rt: Runtime, job_id: str, *, last_try: bool = True) -> None:
+def _run_generation(rt: Runtime, job_id: str, *, last_try: bool = True) -> None:
     job = claim(rt, job_id)
     if job is None:
         return
@@ -73,3 +74,10 @@ def run_generation(rt: Runtime, job_id: str, *, last_try: bool = True) -> None:
         settle(rt, job_id, "failed", error={"code": "internal", "message": "the generation failed unexpectedly"})
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def run_generation(rt: Runtime, job_id: str, **options: Any) -> None:
+    """Run the job with every log line tagged with its id, tenant and stage."""
+    job = rt.store.get(job_id)
+    with logs.job_context(job_id, job.tenant if job else "-"):
+        _run_generation(rt, job_id, **options)

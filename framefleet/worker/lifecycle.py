@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from framefleet import logs
 from framefleet.errors import FramefleetError
 from framefleet.metrics import definitions as m
 from framefleet.queue.jobs import Job
@@ -96,6 +97,7 @@ class Watch:
         if fraction < 1 and now - self._last_progress < 0.5 and stage == getattr(self, "_stage", stage):
             return
         self._last_progress, self._stage = now, stage
+        logs.stage.set(stage)
         try:
             self.rt.store.update(self.job_id, stage=stage, progress=round(fraction, 4))
         except Exception:

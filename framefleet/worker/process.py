@@ -67,12 +67,43 @@ def _expire_loop(rt: Runtime, stop: threading.Event) -> None:
             log.warning("expiring queued jobs failed", exc_info=True)
 
 
-def run_one(settings: Settings, *, queues: Sequence[str], threads: int) -> int:
-    """Run one worker process until SIGTERM/SIGINT; returns the exit code."""
+def _broker_ping(broker: dramatiq.Broker, rt: Runtime) -> Any:
+    def ping() -> None:
+        client = getattr(broker, "client", None)
+        if client is not None:
+            client.ping()
+        elif hasattr(broker, "connection"):
+            _ = broker.connection  # opens the AMQP connection if it is closed
+        rt.store.ping()
+
+    return ping
+
+
+def _serve_metrics(settings: Settings, broker: dramatiq.Broker, rt: Runtime, queues: Sequence[str]) -> Any:
+    from framefleet.metrics.server import QueueDepth, queue_depth, readiness, serve
+
+    ready = readiness(_broker_ping(broker, rt), rt.storage.check, settings.ffmpeg)
+    try:
+        return serve(settings.metrics_port, ready=ready,
+                     collectors=[QueueDepth(queue_depth(broker), list(QUEUES))])
+    except OSError as exc:
+        raise BadInput(f"metrics port {settings.metrics_port} is not free ({exc.strerror})") from None
+
+
+def _check_queues(queues: Sequence[str]) -> None:
     unknown = set(queues) - set(QUEUES)
     if unknown:
         raise BadInput(f"unknown queue(s) {', '.join(sorted(unknown))} (one of {', '.join(QUEUES)})")
+
+
+def run_one(settings: Settings, *, queues: Sequence[str], threads: int, serve_metrics: bool = True) -> int:
+    """Run one worker process until SIGTERM/SIGINT; returns the exit code."""
+    _check_queues(queues)
     rt, broker, _ = build_runtime(settings)
+    from framefleet.metrics.middleware import MessageMetrics
+
+    broker.add_middleware(MessageMetrics())
+    server = _serve_metrics(settings, broker, rt, queues) if serve_metrics else None
     # Webhooks get threads of their own, so a slow or dead endpoint never holds up a render.
     job_queues = set(queues) - {"webhooks"}
     pool = []
@@ -103,23 +134,42 @@ def run_one(settings: Settings, *, queues: Sequence[str], threads: int) -> int:
     for stopper in stoppers:
         stopper.join()
     timer.cancel()
+    if server is not None:
+        server.shutdown()
     broker.close()
     return 0
 
 
-def run(settings: Settings, *, queues: Sequence[str], processes: int, threads: int) -> int:
-    """``--processes 1`` runs here; more start that many children and relay signals to them."""
+def run(settings: Settings, *, queues: Sequence[str], processes: int, threads: int, child: bool = False) -> int:
+    """``--processes 1`` runs here; more start that many children and relay signals to them.
+
+    The first process of a pod owns the metrics: it wipes the shared metrics folder and serves the one
+    exposition endpoint; children only write samples into the folder.
+    """
+    from framefleet.metrics.setup import default_dir, mark_dead, prepare
+
+    _check_queues(queues)
+    if child:
+        return run_one(settings, queues=queues, threads=threads, serve_metrics=False)
+    prepare(settings.metrics_dir or default_dir(settings.metrics_port))
     if processes <= 1:
         return run_one(settings, queues=queues, threads=threads)
-    args = [sys.executable, "-m", "framefleet", "worker", "--processes", "1", "--threads", str(threads),
+    rt, broker, _ = build_runtime(settings)
+    server = _serve_metrics(settings, broker, rt, queues)
+    args = [sys.executable, "-m", "framefleet", "worker", "--child", "--threads", str(threads),
             "--queues", *queues]
     children: list[subprocess.Popen[Any]] = [subprocess.Popen(args) for _ in range(processes)]
 
     def relay(signum: int, _frame: Any) -> None:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
+        for proc in children:
+            if proc.poll() is None:
+                proc.send_signal(signum)
 
     signal.signal(signal.SIGTERM, relay)
     signal.signal(signal.SIGINT, relay)
-    return max(child.wait() for child in children)
+    codes = []
+    for proc in children:
+        codes.append(proc.wait())
+        mark_dead(proc.pid)
+    server.shutdown()
+    return max(codes)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from framefleet import logs
 from framefleet.compositor.render import RenderResult, render
 from framefleet.compositor.spec import load_spec
 from framefleet.errors import Canceled, FramefleetError
@@ -45,7 +46,7 @@ def record(result: RenderResult, *, upload_seconds: float) -> None:
         m.SPEED.labels(result.encoder).observe(result.speed)
 
 
-def run_render(rt: Runtime, job_id: str, *, last_try: bool = True, time_limit: float | None = None) -> None:
+def _run_render(rt: Runtime, job_id: str, *, last_try: bool = True, time_limit: float | None = None) -> None:
     """Run one render job to a terminal state, or raise a transient error for the actor to retry."""
     job = claim(rt, job_id)
     if job is None:
@@ -79,3 +80,10 @@ def run_render(rt: Runtime, job_id: str, *, last_try: bool = True, time_limit: f
         settle(rt, job_id, "failed", error={"code": "internal", "message": "the render failed unexpectedly"})
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def run_render(rt: Runtime, job_id: str, **options: Any) -> None:
+    """Run the job with every log line tagged with its id, tenant and stage."""
+    job = rt.store.get(job_id)
+    with logs.job_context(job_id, job.tenant if job else "-"):
+        _run_render(rt, job_id, **options)

@@ -180,6 +180,8 @@ class Worker:
         args = [sys.executable, "-m", "framefleet", "worker", "--threads", str(threads)]
         if queues:
             args += ["--queues", *queues]
+        self.metrics_port = int(extra.pop("FRAMEFLEET_METRICS_PORT", 0) or free_port())
+        extra["FRAMEFLEET_METRICS_PORT"] = str(self.metrics_port)
         self.proc = subprocess.Popen(args, env={**env, **extra}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
         self.log: list[str] = []
