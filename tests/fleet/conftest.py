@@ -176,8 +176,8 @@ def fleet_env(redis_url: str, s3_endpoint: str, bucket: str, media: Path, tmp_pa
 class Worker:
     """A real ``framefleet worker`` subprocess."""
 
-    def __init__(self, env: dict[str, str], *queues: str, threads: int = 1, **extra: str) -> None:
-        args = [sys.executable, "-m", "framefleet", "worker", "--threads", str(threads)]
+    def __init__(self, env: dict[str, str], *queues: str, threads: int = 1, processes: int = 1, **extra: str) -> None:
+        args = [sys.executable, "-m", "framefleet", "worker", "--threads", str(threads), "--processes", str(processes)]
         if queues:
             args += ["--queues", *queues]
         self.metrics_port = int(extra.pop("FRAMEFLEET_METRICS_PORT", 0) or free_port())
