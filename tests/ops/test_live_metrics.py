@@ -84,6 +84,7 @@ def test_metrics_health_and_prometheus(fleet_env: dict[str, str], workers: list[
         failed = client.wait(client.submit({"tracks": [{"clips": [{"type": "video", "src": "corrupt.mp4"}]}]})["id"],
                              timeout=60)
         waiting = client.submit({**spec, "output": {**spec["output"], "encoder": "gpu"}})  # no GPU worker here
+        assert client.get(waiting["id"])["status"] == "queued"  # type: ignore[index]
     assert [d["status"] for d in done] == ["completed", "completed"] and failed["status"] == "failed"
     receiver.wait_for(2)
 
