@@ -151,22 +151,21 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return EXIT_OK if current["status"] == "completed" else EXIT_FAILED
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def _job_verb(args: argparse.Namespace, verb: str) -> int:
     with _client() as client:
-        job = client.get(args.job_id, tenant=args.tenant)
+        job = getattr(client, verb)(args.job_id, tenant=args.tenant)
     if job is None:
         raise BadInput(f"job {args.job_id} not found")
     print(json.dumps(job))
     return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    return _job_verb(args, "get")
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    with _client() as client:
-        job = client.cancel(args.job_id, tenant=args.tenant)
-    if job is None:
-        raise BadInput(f"job {args.job_id} not found")
-    print(json.dumps(job))
-    return EXIT_OK
+    return _job_verb(args, "cancel")
 
 
 def cmd_usage(args: argparse.Namespace) -> int:

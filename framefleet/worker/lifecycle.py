@@ -8,14 +8,17 @@ into an event the running work obeys; ``settle`` records the outcome and queues 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from framefleet import logs
-from framefleet.errors import FramefleetError
+from framefleet.errors import Canceled, FramefleetError
 from framefleet.metrics import definitions as m
 from framefleet.queue.jobs import Job
 from framefleet.worker.runtime import LEASE_SECONDS, MAX_ATTEMPTS, Runtime
@@ -145,3 +148,43 @@ def failure(exc: FramefleetError) -> dict[str, str]:
     if exc.detail:
         log.info("job failure detail: %s", exc.detail)
     return exc.as_dict()
+
+
+#: The work of one job type: given the claimed job, its watch and a work folder, produce the job's
+#: ``result`` and the seconds of output it made.
+Body = Callable[[Job, Watch, Path], tuple[dict[str, Any], float]]
+
+
+def run_job(rt: Runtime, job_id: str, body: Body, *, what: str, last_try: bool = True) -> None:
+    """Claim a job, run ``body`` under a watch, and settle the outcome; the shape every job type shares.
+
+    Cancel and hand-back stop the work through the watch; permanent errors fail the job at once;
+    transient ones put it back to ``queued`` and re-raise so the actor retries, unless this is the last try.
+    """
+    known = rt.store.get(job_id)
+    with logs.job_context(job_id, known.tenant if known else "-"):
+        job = claim(rt, job_id)
+        if job is None:
+            return
+        watch = Watch(rt, job_id, job.type)
+        rt.work_root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=rt.work_root, prefix=f"{job_id}-"))
+        try:
+            with watch.running():
+                result, seconds = body(job, watch, work)
+            settle(rt, job_id, "completed", result=result, output_seconds=seconds, stage="upload")
+        except Canceled:
+            if watch.reason == "hand_back":
+                hand_back(rt, job)
+            else:
+                settle(rt, job_id, "canceled", error={"code": "canceled", "message": "the job was canceled"})
+        except FramefleetError as exc:
+            if exc.transient and not last_try:
+                rt.store.transition(job_id, allowed={"processing"}, status="queued", lease_until=0.0)
+                raise
+            settle(rt, job_id, "failed", error=failure(exc))
+        except Exception:
+            log.exception("%s job %s broke", what, job_id)
+            settle(rt, job_id, "failed", error={"code": "internal", "message": f"the {what} failed unexpectedly"})
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
