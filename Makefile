@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Debian packages the project needs at run and test time (installed only when missing).
-SYSTEM_PACKAGES := ffmpeg fontconfig fonts-dejavu-core fonts-liberation2 redis-server prometheus
+SYSTEM_PACKAGES := ffmpeg fontconfig fonts-dejavu-core fonts-liberation2 redis-server prometheus rabbitmq-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXAMPLES := explainer montage product_ad
 

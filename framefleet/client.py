@@ -34,6 +34,7 @@ class Client:
         if self._embedded is not None:
             self._embedded.stop(timeout=10_000)
             self._embedded = None
+        self.broker.close()
 
     def __enter__(self) -> Client:
         return self

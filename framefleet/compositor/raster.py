@@ -10,7 +10,6 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from framefleet.compositor import captions as cap
@@ -101,6 +100,8 @@ def _captions(item: VisualItem, canvas: Canvas, workdir: Path, base_dir: Path | 
 
 def gradient_image(width: int, height: int, start: str, stop: str, angle: float) -> Image.Image:
     """A linear gradient, ``angle`` degrees clockwise from "top to bottom"."""
+    import numpy as np  # only gradients need it; keeps every other render's start-up lighter
+
     theta = math.radians(angle)
     dx, dy = math.sin(theta), math.cos(theta)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
