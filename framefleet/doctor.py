@@ -57,6 +57,7 @@ def checks(settings: Settings) -> list[Check]:
         out.append(Check("fonts", True, f"default {font}; {families} families installed"))
     except Exception as exc:  # any failure here is the answer the user needs
         out.append(Check("fonts", False, str(exc)))
+    out += fleet_checks(settings)
     try:
         settings.cache_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=settings.cache_dir):
@@ -64,6 +65,38 @@ def checks(settings: Settings) -> list[Check]:
         out.append(Check("cache dir", True, str(settings.cache_dir)))
     except OSError as exc:
         out.append(Check("cache dir", False, f"{settings.cache_dir}: {exc.strerror}"))
+    return out
+
+
+def fleet_checks(settings: Settings) -> list[Check]:
+    """Broker, job state, storage and this machine's metrics endpoint."""
+    import urllib.request
+
+    out: list[Check] = []
+    try:
+        from framefleet.worker.process import _broker_ping, build_runtime
+
+        rt, broker, _ = build_runtime(settings)
+        if settings.broker_url.startswith("memory://"):
+            out.append(Check("broker", True, "memory:// (embedded worker, this process only)"))
+        else:
+            _broker_ping(broker, rt)()
+            out.append(Check("broker", True, f"{settings.broker_url.split('@')[-1]} answers; job state answers"))
+        broker.close()
+    except Exception as exc:
+        out.append(Check("broker", False, f"{type(exc).__name__}: {exc}"[:200]))
+        return out
+    try:
+        rt.storage.check()
+        out.append(Check("storage", True, f"{settings.storage_url} is writable"))
+    except Exception as exc:
+        out.append(Check("storage", False, f"{settings.storage_url}: {getattr(exc, 'message', exc)}"))
+    url = f"http://127.0.0.1:{settings.metrics_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            out.append(Check("metrics", response.status == 200, f"a worker serves {url}", required=False))
+    except OSError:
+        out.append(Check("metrics", False, f"no worker metrics on port {settings.metrics_port} here", required=False))
     return out
 
 

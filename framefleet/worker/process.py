@@ -59,10 +59,26 @@ def build_runtime(settings: Settings) -> tuple[Runtime, dramatiq.Broker, Actors]
     return rt, broker, actors
 
 
+def expire(rt: Runtime) -> list[str]:
+    """Expire old queued jobs, counting them and telling their webhooks (``job.failed``)."""
+    from framefleet.metrics import definitions as m
+    from framefleet.worker.webhooks import encode, event
+
+    expired = rt.store.expire_queued(older_than=rt.settings.job_ttl)
+    for job_id in expired:
+        job = rt.store.get(job_id)
+        if job is None:
+            continue
+        m.JOBS.labels(job.type, "expired").inc()
+        if job.webhook_url and rt.settings.webhook_secret and rt.notify is not None:
+            rt.notify(job.webhook_url, encode(event(job)).decode())
+    return expired
+
+
 def _expire_loop(rt: Runtime, stop: threading.Event) -> None:
     while not stop.wait(EXPIRY_INTERVAL):
         try:
-            rt.store.expire_queued(older_than=rt.settings.job_ttl)
+            expire(rt)
         except Exception:
             log.warning("expiring queued jobs failed", exc_info=True)
 

@@ -270,3 +270,39 @@ def test_render_time_limit_stops_ffmpeg(fleet_env: dict[str, str], workers: list
         done = c.wait(c.submit(long_spec(media))["id"], timeout=60)
     assert done["status"] == "failed" and done["error"]["code"] == "timeout"
     assert not ffmpeg_pids()
+
+
+def test_doctor_checks_the_fleet(fleet_env: dict[str, str], workers: list[Worker]) -> None:
+    import subprocess
+    import sys
+
+    worker = Worker(fleet_env)
+    workers.append(worker)
+    env = {**fleet_env, "FRAMEFLEET_METRICS_PORT": str(worker.metrics_port)}
+    done = subprocess.run([sys.executable, "-m", "framefleet", "doctor", "--json"], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    checks = {c["name"]: c for c in json.loads(done.stdout)}
+    assert done.returncode == 0, done.stdout
+    assert checks["broker"]["ok"] and checks["storage"]["ok"] and checks["metrics"]["ok"]
+    broken = subprocess.run([sys.executable, "-m", "framefleet", "doctor", "--json"],
+                            env={**env, "FRAMEFLEET_BROKER_URL": "redis://127.0.0.1:1/0"}, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert broken.returncode == 2 and not {c["name"]: c for c in json.loads(broken.stdout)}["broker"]["ok"]
+
+
+def test_expired_jobs_tell_their_webhook() -> None:
+    from framefleet.queue.jobs import Job, new_id
+    from framefleet.queue.stores.memory import MemoryJobStore
+    from framefleet.storage.local import LocalStorage
+    from framefleet.worker.process import expire
+    from framefleet.worker.runtime import Runtime
+
+    sent: list[tuple[str, str]] = []
+    rt = Runtime(Settings(webhook_secret="s", job_ttl=60), MemoryJobStore(), LocalStorage(Path("/tmp")))
+    rt.notify = lambda url, body: sent.append((url, body))
+    old, _ = rt.store.create(Job(id=new_id(), type="render", tenant="t", payload={}, created_at=time.time() - 120,
+                                 webhook_url="https://example.com/h"))
+    rt.store.create(Job(id=new_id(), type="render", tenant="t", payload={}))
+    assert expire(rt) == [old.id]
+    assert len(sent) == 1 and json.loads(sent[0][1])["type"] == "job.failed"
+    assert json.loads(sent[0][1])["data"]["error"]["code"] == "expired"
