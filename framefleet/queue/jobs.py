@@ -100,8 +100,9 @@ class JobStore(ABC):
 
     @abstractmethod
     def transition(self, job_id: str, *, allowed: frozenset[str] | set[str], status: str,
-                   **changes: Any) -> Job | None:
-        """Atomically move to ``status`` if the current status is in ``allowed``; None otherwise."""
+                   lease_free: bool = False, **changes: Any) -> Job | None:
+        """Atomically move to ``status`` if the current status is in ``allowed`` (and, with ``lease_free``,
+        no worker's lease on the job is still running); None otherwise."""
 
     @abstractmethod
     def recent(self, *, tenant: str | None = None, limit: int = 100) -> list[Job]:
@@ -113,14 +114,16 @@ class JobStore(ABC):
 
     # -- built on the primitives ----------------------------------------------------------------------
 
-    def start(self, job_id: str) -> Job | None:
-        """Claim a job for a worker: queued (or processing, after a worker died) → processing."""
+    def start(self, job_id: str, *, worker: str | None = None, lease: float = 30.0) -> Job | None:
+        """Claim a job for a worker: queued (or processing after its worker died, its lease run out) →
+        processing, leased to ``worker``; None when someone else holds it."""
         job = self.get(job_id)
         if job is None:
             return None
-        return self.transition(job_id, allowed={"queued", "processing"}, status="processing",
-                               started_at=time.time(), attempts=job.attempts + 1, stage="fetch", progress=0.0,
-                               cancel_requested=job.cancel_requested)
+        now = time.time()
+        return self.transition(job_id, allowed={"queued", "processing"}, status="processing", lease_free=True,
+                               started_at=now, attempts=job.attempts + 1, stage="fetch", progress=0.0,
+                               worker=worker, lease_until=now + lease)
 
     def finish(self, job_id: str, status: str, **changes: Any) -> Job | None:
         """processing (or queued) → a terminal status, stamped."""

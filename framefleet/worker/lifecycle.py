@@ -52,11 +52,9 @@ def claim(rt: Runtime, job_id: str) -> Job | None:
             "code": "internal",
             "message": f"the job stopped the worker running it {job.attempts} times and was abandoned"})
         return None
-    started = rt.store.start(job_id)
-    if started is not None:
-        _lease(rt, job_id)
-        if started.attempts == 1:
-            m.QUEUE_WAIT.labels(started.queue).observe(max(0.0, time.time() - started.created_at))
+    started = rt.store.start(job_id, worker=rt.worker_id, lease=LEASE_SECONDS)
+    if started is not None and started.attempts == 1:
+        m.QUEUE_WAIT.labels(started.queue).observe(max(0.0, time.time() - started.created_at))
     return started
 
 

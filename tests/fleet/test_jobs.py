@@ -103,3 +103,22 @@ def test_old_queued_jobs_expire(store: JobStore) -> None:
     assert store.expire_queued(older_than=500) == [old.id]
     assert store.get(old.id).status == "expired"  # type: ignore[union-attr]
     assert store.get(fresh.id).status == "queued"  # type: ignore[union-attr]
+
+
+def test_only_one_worker_can_start_a_job(store: JobStore) -> None:
+    j, _ = store.create(job())
+    winners = []
+
+    def start(name: str) -> None:
+        if store.start(j.id, worker=name, lease=30) is not None:
+            winners.append(name)
+
+    threads = [threading.Thread(target=start, args=(f"w{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1 and store.get(j.id).worker == winners[0]  # type: ignore[union-attr]
+    store.update(j.id, lease_until=time.time() - 1)  # its worker died: the lease ran out
+    assert store.start(j.id, worker="rescuer") is not None
+    assert store.get(j.id).attempts == 2  # type: ignore[union-attr]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from typing import Any
 
 from framefleet.queue.jobs import Job, JobStore
@@ -43,10 +44,10 @@ class MemoryJobStore(JobStore):
             return copy.deepcopy(job)
 
     def transition(self, job_id: str, *, allowed: frozenset[str] | set[str], status: str,
-                   **changes: Any) -> Job | None:
+                   lease_free: bool = False, **changes: Any) -> Job | None:
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None or job.status not in allowed:
+            if job is None or job.status not in allowed or (lease_free and job.lease_until > time.time()):
                 return None
             return self.update(job_id, status=status, **changes)
 

@@ -8,6 +8,7 @@ changes use WATCH/MULTI, so two workers racing on a redelivered message cannot b
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import redis
@@ -65,14 +66,16 @@ class RedisJobStore(JobStore):
             return None
         return job
 
-    def _change(self, job_id: str, allowed: frozenset[str] | set[str] | None, changes: dict[str, Any]) -> Job | None:
+    def _change(self, job_id: str, allowed: frozenset[str] | set[str] | None, changes: dict[str, Any],
+                lease_free: bool = False) -> Job | None:
         key = self._key(job_id)
         while True:
             with self.r.pipeline() as pipe:
                 try:
                     pipe.watch(key)  # type: ignore[no-untyped-call]
                     job = self._read(pipe.get(key))
-                    if job is None or (allowed is not None and job.status not in allowed):
+                    if job is None or (allowed is not None and job.status not in allowed) or (
+                            lease_free and job.lease_until > time.time()):
                         pipe.unwatch()
                         return None
                     for name, value in changes.items():
@@ -91,8 +94,8 @@ class RedisJobStore(JobStore):
         return self._change(job_id, None, changes)
 
     def transition(self, job_id: str, *, allowed: frozenset[str] | set[str], status: str,
-                   **changes: Any) -> Job | None:
-        return self._change(job_id, allowed, {"status": status, **changes})
+                   lease_free: bool = False, **changes: Any) -> Job | None:
+        return self._change(job_id, allowed, {"status": status, **changes}, lease_free)
 
     def recent(self, *, tenant: str | None = None, limit: int = 100) -> list[Job]:
         index = f"{self.ns}:jobs:{tenant}" if tenant is not None else f"{self.ns}:jobs"
