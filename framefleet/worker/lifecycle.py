@@ -125,6 +125,7 @@ def settle(rt: Runtime, job_id: str, status: str, **changes: Any) -> Job | None:
     if job is None:
         return None
     m.JOBS.labels(job.type, status).inc()
+    log.info("%s job %s%s", job.type, status, f" ({job.error['code']}: {job.error['message']})" if job.error else "")
     if status == "completed":
         m.LAST_SUCCESS.set(time.time())
     elif job.error:
@@ -164,6 +165,8 @@ def run_job(rt: Runtime, job_id: str, body: Body, *, what: str, last_try: bool =
         job = claim(rt, job_id)
         if job is None:
             return
+        log.info("%s job started (attempt %d, queued %.2f s)", job.type, job.attempts,
+                 max(0.0, time.time() - job.created_at))
         watch = Watch(rt, job_id, job.type)
         rt.work_root.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=rt.work_root, prefix=f"{job_id}-"))

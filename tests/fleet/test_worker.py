@@ -306,3 +306,20 @@ def test_expired_jobs_tell_their_webhook() -> None:
     assert expire(rt) == [old.id]
     assert len(sent) == 1 and json.loads(sent[0][1])["type"] == "job.failed"
     assert json.loads(sent[0][1])["data"]["error"]["code"] == "expired"
+
+
+def test_worker_logs_are_json_lines_tagged_with_the_job(fleet_env: dict[str, str], workers: list[Worker],
+                                                        media: Path) -> None:
+    worker = Worker(fleet_env, FRAMEFLEET_LOG_FORMAT="json")
+    workers.append(worker)
+    with client(fleet_env) as c:
+        job = c.wait(c.submit(small_spec(media), tenant="acme")["id"], timeout=60)
+    wait_until(lambda: any("render job completed" in line for line in worker.log), 10, "the completion log line")
+    entries = [json.loads(line) for line in worker.log if line.startswith("{")]
+    tagged = [e for e in entries if e.get("job_id") == job["id"]]
+    assert tagged and all(e["tenant"] == "acme" for e in tagged)
+    messages = [e["message"] for e in tagged]
+    assert any(m.startswith("render job started (attempt 1") for m in messages)
+    assert "render job completed" in messages
+    assert any(e.get("stage") == "upload" for e in tagged)
+    assert all({"ts", "level", "logger", "message"} <= set(e) for e in entries)
