@@ -3,15 +3,18 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Debian packages the project needs at run and test time (installed only when missing).
-SYSTEM_PACKAGES := ffmpeg fontconfig fonts-dejavu-core fonts-liberation2 redis-server prometheus rabbitmq-server
+# Debian packages (installed only when missing): what renders need, and the real servers the tests start.
+SYSTEM_PACKAGES := ffmpeg fontconfig fonts-dejavu-core fonts-liberation2
+TEST_PACKAGES := redis-server prometheus rabbitmq-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXAMPLES := explainer montage product_ad
 
-.PHONY: demo test system venv lint typecheck bench clean
+.PHONY: demo test system system-test venv lint typecheck bench clean
 
-system:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+system-test: PACKAGES = $(SYSTEM_PACKAGES) $(TEST_PACKAGES)
+system system-test: PACKAGES ?= $(SYSTEM_PACKAGES)
+system system-test:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
@@ -38,7 +41,7 @@ demo: system venv
 	@echo; echo "Rendered:"; ls -1 $(CURDIR)/examples/out/*.mp4 | sed 's/^/  /'
 	@echo "  $$($(PY) -c "import json; print(json.load(open('examples/out/job.json'))['result']['url'])")  (the queued job)"
 
-test: system venv
+test: system-test venv
 	$(VENV)/bin/ruff check framefleet tests bench
 	$(PY) -m pytest -q
 
@@ -46,9 +49,11 @@ lint: venv
 	$(VENV)/bin/ruff check framefleet tests bench
 	$(VENV)/bin/mypy
 
-bench: system venv
+bench: system-test venv
 	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) bench/render_bench.py
+	$(PY) bench/captions_bench.py
+	$(PY) bench/queue_bench.py
 
 clean:
 	rm -rf examples/out examples/media bench/out .pytest_cache
