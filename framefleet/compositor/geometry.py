@@ -103,20 +103,40 @@ def ease_in(p: str) -> str:
     return f"pow({p},3)"
 
 
+#: The clip's frame index (0 first) in ``perspective`` expressions, whose ``in`` counts from 1.
+FRAME_INDEX = "(in-1)"
+
+
 @dataclass(frozen=True)
 class Motion:
-    """zoompan expressions in the output frame index ``on`` of the clip (0 at its first frame)."""
+    """A moving window on the clip's picture, as ffmpeg expressions in the clip's frame index.
+
+    ``zoom`` ≥ 1 is how much is magnified; ``fx``/``fy`` in [0, 1] place the window (0.5 is centred).
+    """
 
     zoom: str
-    x: str
-    y: str
+    fx: str = "0.5"
+    fy: str = "0.5"
+
+    def corners(self) -> dict[str, str]:
+        """The ``perspective`` filter's source corners (x0,y0 … x3,y3) for this window.
+
+        The filter samples between pixels (bilinear), so the window can move by a fraction of a pixel
+        each frame: crop-based zooms (``zoompan``) move in whole pixels and visibly jitter.
+        """
+        left = f"(W-W/({self.zoom}))*{self.fx}"
+        top = f"(H-H/({self.zoom}))*{self.fy}"
+        right = f"({left}+W/({self.zoom}))"
+        bottom = f"({top}+H/({self.zoom}))"
+        return {"x0": left, "y0": top, "x1": right, "y1": top, "x2": left, "y2": bottom, "x3": right, "y3": bottom}
 
 
 def motion(effect: str | None, frames: int, zoom_in_frames: int = 0, zoom_out_frames: int = 0) -> Motion | None:
     """Ken Burns ``effect`` over the whole clip, times a ``zoom`` transition at either end, or None."""
     if not effect and not zoom_in_frames and not zoom_out_frames:
         return None
-    p = f"(on/{max(frames - 1, 1)})"
+    n = FRAME_INDEX
+    p = f"({n}/{max(frames - 1, 1)})"
     zoom, fx, fy = "1", "0.5", "0.5"
     k, pz = KEN_BURNS_ZOOM - 1, PAN_ZOOM
     if effect == "zoom_in":
@@ -132,10 +152,10 @@ def motion(effect: str | None, frames: int, zoom_in_frames: int = 0, zoom_out_fr
             fy = moving
     parts = [zoom]
     if zoom_in_frames:
-        parts.append(f"(1+{_num(ZOOM_TRANSITION)}*(1-{ease_out(ramp('on', 0, zoom_in_frames))}))")
+        parts.append(f"(1+{_num(ZOOM_TRANSITION)}*(1-{ease_out(ramp(n, 0, zoom_in_frames))}))")
     if zoom_out_frames:
-        parts.append(f"(1+{_num(ZOOM_TRANSITION)}*{ease_in(ramp('on', frames - zoom_out_frames, zoom_out_frames))})")
-    return Motion("*".join(parts), f"(iw-iw/zoom)*{fx}", f"(ih-ih/zoom)*{fy}")
+        parts.append(f"(1+{_num(ZOOM_TRANSITION)}*{ease_in(ramp(n, frames - zoom_out_frames, zoom_out_frames))})")
+    return Motion("*".join(parts), fx, fy)
 
 
 def slide(direction: str, *, entering: bool, base: int, size: int, frame_size: int, start: float,

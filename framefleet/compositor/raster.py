@@ -7,6 +7,7 @@ Writes PNGs (and one ffconcat list per captions clip) into the render's work dir
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from framefleet.compositor.geometry import even, fit
 from framefleet.compositor.layers.base import Still
 from framefleet.compositor.plan import Plan, VisualItem
 from framefleet.compositor.spec import CaptionsClip, ColorClip, TextClip
-from framefleet.compositor.text import Look, caption_image, find_font, pad_to, rgba, text_image
+from framefleet.compositor.text import Look, caption_image, find_font, is_font_file, pad_to, rgba, text_image
 
 
 @dataclass
@@ -31,7 +32,11 @@ def _px(value: float, canvas: Canvas) -> int:
     return max(0, round(value * canvas.unit))
 
 
-def _text(item: VisualItem, canvas: Canvas, workdir: Path, base_dir: Path | None) -> Still:
+def _font(font: str, bold: bool, fonts: Mapping[str, Path]) -> str:
+    return str(fonts[font]) if is_font_file(font) else find_font(font, bold)
+
+
+def _text(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[str, Path]) -> Still:
     clip = item.clip
     assert isinstance(clip, TextClip)
     style = clip.style
@@ -41,7 +46,7 @@ def _text(item: VisualItem, canvas: Canvas, workdir: Path, base_dir: Path | None
         background=rgba(style.background) if style.background else None,
         padding=_px(style.padding, canvas), align=style.align, line_spacing=style.line_spacing,
     )
-    font = find_font(style.font, style.bold, str(base_dir) if base_dir else None)
+    font = _font(style.font, style.bold, fonts)
     picture = text_image(clip.text, font_file=font, size=_px(style.size, canvas) or 1, fill=rgba(style.color),
                          look=look, uppercase=style.uppercase)
     picture = pad_to(picture, even(picture.width), even(picture.height))
@@ -50,7 +55,7 @@ def _text(item: VisualItem, canvas: Canvas, workdir: Path, base_dir: Path | None
     return Still(file, picture.width, picture.height)
 
 
-def _captions(item: VisualItem, canvas: Canvas, workdir: Path, base_dir: Path | None,
+def _captions(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[str, Path],
               prepared: Prepared) -> Still | None:
     clip = item.clip
     assert isinstance(clip, CaptionsClip)
@@ -66,7 +71,7 @@ def _captions(item: VisualItem, canvas: Canvas, workdir: Path, base_dir: Path | 
                 stroke_fill=rgba(clip.stroke_color) if clip.stroke_color else None,
                 background=rgba(clip.background) if clip.background else None,
                 padding=_px(24 if clip.background else 0, canvas))
-    font = find_font(clip.font, clip.bold, str(base_dir) if base_dir else None)
+    font = _font(clip.font, clip.bold, fonts)
     pictures = [caption_image(s.words, s.active, style=clip.style, font_file=font,
                               size=_px(clip.size, canvas) or 1, fill=rgba(clip.color),
                               highlight=rgba(clip.highlight_color), look=look) for s in states]
@@ -126,14 +131,16 @@ def _slug(path: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in path).strip("_")
 
 
-def prepare(plan: Plan, workdir: Path, *, base_dir: Path | None = None) -> Prepared:
+def prepare(plan: Plan, workdir: Path, *, fonts: Mapping[str, Path] | None = None) -> Prepared:
+    """Draw every still; ``fonts`` maps font files named in the spec to their fetched local copies."""
+    fonts = fonts or {}
     prepared = Prepared()
     for item in plan.visuals:
         clip = item.clip
         if isinstance(clip, TextClip):
-            prepared.stills[item.path] = _text(item, plan.canvas, workdir, base_dir)
+            prepared.stills[item.path] = _text(item, plan.canvas, workdir, fonts)
         elif isinstance(clip, CaptionsClip):
-            still = _captions(item, plan.canvas, workdir, base_dir, prepared)
+            still = _captions(item, plan.canvas, workdir, fonts, prepared)
             if still is not None:
                 prepared.stills[item.path] = still
         elif isinstance(clip, ColorClip) and clip.gradient is not None:

@@ -20,7 +20,8 @@ from framefleet.assets.fetch import Fetcher
 from framefleet.compositor import captions as cap
 from framefleet.compositor import encoders, ffmpeg, graph, plan, probe, raster
 from framefleet.compositor.probe import MediaInfo
-from framefleet.compositor.spec import AudioClip, CaptionsClip, ImageClip, RenderSpec, VideoClip
+from framefleet.compositor.spec import AudioClip, CaptionsClip, ImageClip, RenderSpec, TextClip, VideoClip
+from framefleet.compositor.text import is_font_file
 from framefleet.config import Settings
 from framefleet.errors import FetchError, Problem, SpecError
 
@@ -61,12 +62,16 @@ class RenderResult:
 
 
 def sources(spec: RenderSpec) -> dict[str, list[str]]:
-    """Each distinct ``src`` with the JSON paths that use it (errors name the first)."""
+    """Each distinct source (media, captions files, font files) with the JSON paths that use it."""
     found: dict[str, list[str]] = {}
     for path, clip in spec.clips():
         src = getattr(clip, "src", None)
         if src:
             found.setdefault(src, []).append(f"{path}.src")
+        if isinstance(clip, TextClip) and is_font_file(clip.style.font):
+            found.setdefault(clip.style.font, []).append(f"{path}.style.font")
+        if isinstance(clip, CaptionsClip) and is_font_file(clip.font):
+            found.setdefault(clip.font, []).append(f"{path}.font")
     if spec.soundtrack:
         found.setdefault(spec.soundtrack.src, []).append("soundtrack.src")
     return found
@@ -86,10 +91,16 @@ def fetch_all(spec: RenderSpec, fetcher: Fetcher) -> dict[str, Path]:
     return files
 
 
-def _media(spec: RenderSpec, files: dict[str, Path], settings: Settings) -> dict[str, MediaInfo]:
+def media_sources(spec: RenderSpec) -> set[str]:
+    """The sources ffprobe must read (not captions files or fonts)."""
     wanted = {c.src for _, c in spec.clips() if isinstance(c, VideoClip | ImageClip | AudioClip)}
     if spec.soundtrack:
         wanted.add(spec.soundtrack.src)
+    return wanted
+
+
+def _media(spec: RenderSpec, files: dict[str, Path], settings: Settings) -> dict[str, MediaInfo]:
+    wanted = media_sources(spec)
     # ffprobe is mostly process start-up: probing in parallel makes many sources cost about one.
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(wanted)))) as pool:
         infos = pool.map(lambda src: probe.probe(files[src], name=src, ffprobe=settings.ffprobe), sorted(wanted))
@@ -132,7 +143,7 @@ def render(spec: RenderSpec, output: Path, *, settings: Settings, fetcher: Fetch
                                ffmpeg=settings.ffmpeg)
     with tempfile.TemporaryDirectory(prefix="framefleet-") as work:
         workdir = Path(work)
-        prepared = raster.prepare(timeline, workdir, base_dir=base_dir or fetcher.base_dir)
+        prepared = raster.prepare(timeline, workdir, fonts=files)
         thumb_final = output.with_suffix(".jpg") if out.thumbnail and encoding.video_codec else None
         part = output.with_name(f".{output.name}.{os.getpid()}.part")
         thumb_part = output.with_name(f".{output.stem}.{os.getpid()}.thumb.jpg") if thumb_final else None

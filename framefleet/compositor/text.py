@@ -26,14 +26,15 @@ _FALLBACKS = {
 _FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".woff", ".woff2")
 
 
+def is_font_file(font: str) -> bool:
+    """A ``font`` that names a file (a path or URL to .ttf/.otf/…) rather than a family: it is a source,
+    fetched like any other (local root rules, download cache)."""
+    return font.lower().split("?", 1)[0].endswith(_FONT_SUFFIXES)
+
+
 @functools.lru_cache(maxsize=128)
-def find_font(font: str, bold: bool = False, base_dir: str | None = None) -> str:
-    """A font file for a family name (through fontconfig) or a path; unknown families fall back to a sans."""
-    if font.lower().endswith(_FONT_SUFFIXES):
-        path = Path(font) if Path(font).is_absolute() or base_dir is None else Path(base_dir) / font
-        if not path.is_file():
-            raise BadInput(f"font file {font!r} not found")
-        return str(path)
+def find_font(font: str, bold: bool = False) -> str:
+    """A font file for a family name, through fontconfig; unknown families fall back to a sans."""
     if shutil.which("fc-match"):
         pattern = f"{font}:weight=bold" if bold else f"{font}:weight=regular"
         done = subprocess.run(["fc-match", "-f", "%{file}", pattern], capture_output=True, text=True,

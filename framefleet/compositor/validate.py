@@ -13,7 +13,7 @@ from framefleet.assets.fetch import Fetcher
 from framefleet.compositor import captions as cap
 from framefleet.compositor import plan, probe
 from framefleet.compositor.canvas import Canvas
-from framefleet.compositor.render import sources
+from framefleet.compositor.render import media_sources, sources
 from framefleet.compositor.spec import CaptionsClip, load_spec
 from framefleet.config import Settings
 from framefleet.errors import BadInput, BadMedia, FetchError, Problem, SpecError
@@ -26,13 +26,13 @@ def validate_local(raw: Any, *, settings: Settings, base_dir: Path) -> dict[str,
     problems: list[Problem] = []
     files: dict[str, Path] = {}
     media: dict[str, probe.MediaInfo] = {}
-    caption_srcs = {c.src for _, c in spec.clips() if isinstance(c, CaptionsClip) and c.src}
+    probed = media_sources(spec)
     for src, paths in sources(spec).items():
         if fetcher.local_path(src) is None:
             continue
         try:
             files[src] = fetcher.fetch(src)
-            if src not in caption_srcs:
+            if src in probed:
                 media[src] = probe.probe(files[src], name=src, ffprobe=settings.ffprobe)
         except (FetchError, BadMedia) as exc:
             problems += [Problem(p, exc.message) for p in paths]

@@ -58,11 +58,13 @@ def test_place_positions_and_offsets() -> None:
 def test_motion_expressions() -> None:
     assert geometry.motion(None, 90) is None
     zoom = geometry.motion("zoom_in", 91)
-    assert zoom is not None and zoom.zoom == "(1+0.25*(on/90))"
+    assert zoom is not None and zoom.zoom == "(1+0.25*((in-1)/90))"
+    assert zoom.corners()["x0"] == "(W-W/((1+0.25*((in-1)/90))))*0.5"
     pan = geometry.motion("pan_left", 91)
-    assert pan is not None and pan.x == "(iw-iw/zoom)*(1-(on/90))" and pan.zoom == "1.2"
+    assert pan is not None and pan.fx == "(1-((in-1)/90))" and pan.zoom == "1.2"
+    assert pan.corners()["x1"] == "((W-W/(1.2))*(1-((in-1)/90))+W/(1.2))"
     both = geometry.motion(None, 90, zoom_in_frames=15)
-    assert both is not None and "clip((on-0)/15,0,1)" in both.zoom
+    assert both is not None and "clip(((in-1)-0)/15,0,1)" in both.zoom
 
 
 def test_slide_expression_enters_from_the_right() -> None:

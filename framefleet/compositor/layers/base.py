@@ -120,18 +120,14 @@ def transition_frames(item: VisualItem, canvas: Canvas, name: str) -> tuple[int,
     return (frames if tr.in_ == name else 0), (frames if tr.out == name else 0)
 
 
-def apply_motion(stream: Stream, item: VisualItem, canvas: Canvas, *, width: int, height: int,
-                 frames_per_input: int) -> tuple[Stream, bool]:
-    """Ken Burns effects and zoom transitions through ``zoompan``; returns (stream, whether applied).
-
-    ``frames_per_input`` is the clip's frame count for a still (one picture → N frames) and 1 for video.
-    """
+def apply_motion(stream: Stream, item: VisualItem, canvas: Canvas) -> Stream:
+    """Ken Burns effects and zoom transitions, sub-pixel smooth (``perspective``), on a stream that already
+    has the clip's frames; frames are counted from the clip's first."""
     zin, zout = transition_frames(item, canvas, "zoom")
     move = geometry.motion(getattr(item.clip, "effect", None), item.span.frames, zin, zout)
     if move is None:
-        return stream, False
-    return stream.filter("zoompan", z=move.zoom, x=move.x, y=move.y, d=frames_per_input,
-                         s=f"{width}x{height}", fps=fps_filter(canvas)), True
+        return stream
+    return stream.filter("perspective", eval="frame", interpolation="linear", **move.corners())
 
 
 def finish(stream: Stream, item: VisualItem, canvas: Canvas, *, width: int, height: int, has_alpha: bool,

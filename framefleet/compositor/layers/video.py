@@ -27,8 +27,7 @@ def build(item: VisualItem, ctx: Context) -> Placed:
         cx, cy, cw, ch = fitted.crop
         stream = stream.filter("crop", cw, ch, cx, cy)
     stream = stream.filter("scale", fitted.width, fitted.height, flags="bicubic")
-    stream, _ = apply_motion(stream, item, canvas, width=fitted.width, height=fitted.height,
-                             frames_per_input=1)
+    stream = apply_motion(stream, item, canvas)
     stream = stamp(stream, canvas, item.span.start)
     x, y = fitted_position(item, canvas, fitted.width, fitted.height)
     return finish(stream, item, canvas, width=fitted.width, height=fitted.height,
