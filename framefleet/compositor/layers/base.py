@@ -120,6 +120,10 @@ def transition_frames(item: VisualItem, canvas: Canvas, name: str) -> tuple[int,
     return (frames if tr.in_ == name else 0), (frames if tr.out == name else 0)
 
 
+def has_motion(item: VisualItem, canvas: Canvas) -> bool:
+    return getattr(item.clip, "effect", None) is not None or any(transition_frames(item, canvas, "zoom"))
+
+
 def apply_motion(stream: Stream, item: VisualItem, canvas: Canvas) -> Stream:
     """Ken Burns effects and zoom transitions, sub-pixel smooth (``perspective``), on a stream that already
     has the clip's frames; frames are counted from the clip's first."""
