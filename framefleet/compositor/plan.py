@@ -7,7 +7,7 @@ is what is left of the source"); the graph builder after it only reads explicit 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,6 @@ class Plan:
     visuals: tuple[VisualItem, ...] = ()
     audio: tuple[AudioItem, ...] = ()
     duck: bool = False
-    captions: tuple[VisualItem, ...] = field(default=())
 
     @property
     def duration(self) -> float:
@@ -194,7 +193,6 @@ def _finish(spec: RenderSpec, canvas: Canvas, *, visuals: list[VisualItem], audi
             raise BadMedia(f"{st.src} has no audio stream (soundtrack.src)")
         audio.append(AudioItem("soundtrack", files[st.src], Span(0, frames), st.trim, st.volume, "music",
                                st.fade_in, st.fade_out, loop=st.loop))
-    captions = tuple(v for v in visuals if isinstance(v.clip, CaptionsClip))
     return Plan(canvas, frames, spec.output, tuple(v for v in visuals if v.span.start < frames),
                 tuple(a for a in audio if a.span.start < frames),
-                duck=bool(spec.soundtrack and spec.soundtrack.duck), captions=captions)
+                duck=bool(spec.soundtrack and spec.soundtrack.duck))

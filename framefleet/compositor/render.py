@@ -28,7 +28,6 @@ from framefleet.errors import FetchError, Problem, SpecError
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]
-STAGES = ("fetch", "prepare", "render")
 
 
 @dataclass(frozen=True)

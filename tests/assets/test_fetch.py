@@ -65,9 +65,10 @@ def fetcher(tmp_path: Path, **env: str) -> Fetcher:
 def test_download_is_cached_by_url(tmp_path: Path, server: str) -> None:
     f = fetcher(tmp_path)
     first = f.fetch(f"{server}/file.mp4")
-    assert first.read_bytes() == BODY and first.suffix == ".mp4"
-    again = fetcher(tmp_path).fetch(f"{server}/file.mp4")
-    assert again == first and Handler.hits == ["/file.mp4"]  # the second render downloaded nothing
+    assert first.read_bytes() == BODY and first.suffix == ".mp4" and f.downloads == 1
+    second = fetcher(tmp_path)
+    assert second.fetch(f"{server}/file.mp4") == first
+    assert second.downloads == 0 and Handler.hits == ["/file.mp4"]  # the second render downloaded nothing
 
 
 def test_redirects_are_followed(tmp_path: Path, server: str) -> None:
