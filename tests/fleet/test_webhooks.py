@@ -1,0 +1,45 @@
+"""Webhook events and signatures (SPEC §5), checked with the receiver code the product docs give customers."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from framefleet.queue.jobs import Job
+from framefleet.worker.webhooks import DeliveryFailed, deliver, encode, event, signature
+from tests.fleet.conftest import verify
+
+
+def finished(status: str, **kw: object) -> Job:
+    return Job(id="j1", type="render", tenant="acme", payload={}, status=status, finished_at=1718000000.0,
+               metadata={"my_ref": "post-123"}, **kw)  # type: ignore[arg-type]
+
+
+def test_event_shape() -> None:
+    done = event(finished("completed", result={"url": "https://cdn/x.mp4", "thumbnail_url": "https://cdn/x.jpg"}))
+    assert done == {"id": "evt_j1_completed", "type": "job.completed", "created": 1718000000,
+                    "data": {"job_id": "j1", "status": "completed", "type": "render",
+                             "result_url": "https://cdn/x.mp4", "thumbnail_url": "https://cdn/x.jpg",
+                             "error": None, "metadata": {"my_ref": "post-123"}}}
+    failed = event(finished("failed", error={"code": "bad_media", "message": "a.mp4 cannot be decoded"}))
+    assert failed["type"] == "job.failed" and failed["data"]["error"]["code"] == "bad_media"
+    assert event(finished("canceled"))["type"] == "job.canceled"
+
+
+def test_signature_passes_the_documented_check() -> None:
+    body = encode(event(finished("completed")))
+    header = signature("whsec_x", body, int(time.time()))
+    assert verify("whsec_x", body, header)
+    assert not verify("whsec_other", body, header)
+    assert not verify("whsec_x", body + b" ", header)
+    assert not verify("whsec_x", body, signature("whsec_x", body, int(time.time()) - 600))  # stale
+    assert json.loads(body)["id"] == "evt_j1_completed"
+
+
+def test_private_webhook_urls_are_refused() -> None:
+    # refused while resolving, before any connection is attempted
+    for url in ("http://127.0.0.1:9/hook", "http://169.254.169.254/hook"):
+        with pytest.raises(DeliveryFailed, match="private or reserved"):
+            deliver(url, b"{}", secret="s", timeout=2, allow_private=False)
