@@ -1,7 +1,8 @@
 """The actors: thin wrappers that hand a job id to the worker code. Options, not logic.
 
 Actors are declared on a given broker when a process starts (never at import), and reach the
-process's :class:`~framefleet.worker.runtime.Runtime` through :func:`use_runtime`.
+:class:`~framefleet.worker.runtime.Runtime` attached to that broker (:func:`attach`), so two clients or
+workers in one process (tests, an embedded worker) never share state by accident.
 """
 
 from __future__ import annotations
@@ -20,18 +21,18 @@ log = logging.getLogger(__name__)
 
 RENDER_RETRIES = 3
 WEBHOOK_RETRIES = 8
-_runtime: Runtime | None = None
 
 
-def use_runtime(rt: Runtime) -> None:
-    global _runtime  # noqa: PLW0603 - one runtime per worker process, set once at boot
-    _runtime = rt
+def attach(broker: dramatiq.Broker, rt: Runtime) -> None:
+    """The runtime the actors declared on ``broker`` work with."""
+    broker._framefleet_runtime = rt  # type: ignore[attr-defined]
 
 
-def runtime() -> Runtime:
-    if _runtime is None:
-        raise RuntimeError("no framefleet runtime in this process: start it with `framefleet worker`")
-    return _runtime
+def _runtime_of(broker: dramatiq.Broker) -> Runtime:
+    rt = getattr(broker, "_framefleet_runtime", None)
+    if rt is None:
+        raise RuntimeError("no framefleet runtime attached to this broker: start it with `framefleet worker`")
+    return rt  # type: ignore[no-any-return]
 
 
 def _last_try(max_retries: int) -> bool:
@@ -59,6 +60,9 @@ def declare(broker: dramatiq.Broker, *, render_time_limit_s: float = 3600.0,
     if not any(isinstance(m, CurrentMessage) for m in broker.middleware):
         broker.add_middleware(CurrentMessage())
     limit_ms = int((render_time_limit_s + 60) * 1000)
+
+    def runtime() -> Runtime:
+        return _runtime_of(broker)
 
     def render_job(job_id: str) -> None:
         from framefleet.worker.render import run_render

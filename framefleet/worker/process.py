@@ -18,7 +18,7 @@ import dramatiq
 
 from framefleet.config import Settings
 from framefleet.errors import BadInput
-from framefleet.queue.actors import Actors, declare, use_runtime
+from framefleet.queue.actors import Actors, attach, declare
 from framefleet.queue.broker import QUEUES, make_broker
 from framefleet.queue.jobs import JobStore
 from framefleet.storage import open_storage
@@ -55,7 +55,7 @@ def build_runtime(settings: Settings) -> tuple[Runtime, dramatiq.Broker, Actors]
 
     rt.enqueue = enqueue
     rt.notify = actors.webhooks.send
-    use_runtime(rt)
+    attach(broker, rt)
     return rt, broker, actors
 
 
