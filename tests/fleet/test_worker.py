@@ -323,3 +323,17 @@ def test_worker_logs_are_json_lines_tagged_with_the_job(fleet_env: dict[str, str
     assert "render job completed" in messages
     assert any(e.get("stage") == "upload" for e in tagged)
     assert all({"ts", "level", "logger", "message"} <= set(e) for e in entries)
+
+
+def test_redis_restart_during_a_render(fleet_env: dict[str, str], workers: list[Worker], media: Path,
+                                       redis_server: Any) -> None:
+    workers.append(Worker(fleet_env, "render"))
+    with client(fleet_env) as c:
+        job = c.submit(long_spec(media, 8))
+        wait_until(lambda: (c.get(job["id"]) or {}).get("stage") == "render", 60, "render start")
+    redis_server.stop()
+    time.sleep(2)
+    redis_server.start()
+    with client(fleet_env) as c:
+        done = c.wait(job["id"], timeout=150)
+    assert done["status"] == "completed", done
