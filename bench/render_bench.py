@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -144,8 +146,11 @@ def run_engine(name: str) -> dict[str, float]:
     """Run one engine in a child process, as a user would start it; wall seconds (start-up included),
     seconds of its ffmpeg stage, and peak RSS."""
     out = OUT / f"{name}.mp4"
+    # A fresh cache every run: framefleet probes its sources cold, as it does for assets it has not seen.
+    env = {**os.environ, "FRAMEFLEET_CACHE_DIR": tempfile.mkdtemp(prefix="framefleet-bench-cache-")}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, __file__, "--engine", name], capture_output=True, text=True, check=False)
+    done = subprocess.run([sys.executable, __file__, "--engine", name], capture_output=True, text=True, check=False,
+                          env=env)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")

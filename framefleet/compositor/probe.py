@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,8 +83,41 @@ def parse_probe(data: dict[str, object], *, name: str) -> MediaInfo:
     )
 
 
-def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 60) -> MediaInfo:
-    """Probe one file. ``name`` is how the customer knows it (their ``src``), never our local path."""
+def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 60,
+          cache_dir: Path | None = None) -> MediaInfo:
+    """Probe one file. ``name`` is how the customer knows it (their ``src``), never our local path.
+
+    With ``cache_dir``, results are kept per (file, size, modification time): templates re-rendered with
+    the same assets skip a process start per source.
+    """
+    entry = _cache_entry(path, cache_dir) if cache_dir is not None else None
+    if entry is not None and entry.is_file():
+        try:
+            return MediaInfo(**json.loads(entry.read_text()))
+        except (OSError, ValueError, TypeError):
+            pass  # unreadable or from an older version: probe again
+    info = _run_ffprobe(path, name=name, ffprobe=ffprobe, timeout=timeout)
+    if entry is not None:
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            tmp = entry.with_name(f".{entry.name}.{os.getpid()}")
+            tmp.write_text(json.dumps(dataclasses.asdict(info)))
+            os.replace(tmp, entry)
+        except OSError:
+            pass  # a read-only cache only costs speed
+    return info
+
+
+def _cache_entry(path: Path, cache_dir: Path) -> Path | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+    return cache_dir / "probe" / key[:2] / f"{key}.json"
+
+
+def _run_ffprobe(path: Path, *, name: str, ffprobe: str, timeout: float) -> MediaInfo:
     cmd = [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
     try:
         done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)

@@ -102,7 +102,8 @@ def _media(spec: RenderSpec, files: dict[str, Path], settings: Settings) -> dict
     wanted = media_sources(spec)
     # ffprobe is mostly process start-up: probing in parallel makes many sources cost about one.
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(wanted)))) as pool:
-        infos = pool.map(lambda src: probe.probe(files[src], name=src, ffprobe=settings.ffprobe), sorted(wanted))
+        infos = pool.map(lambda src: probe.probe(files[src], name=src, ffprobe=settings.ffprobe,
+                                                 cache_dir=settings.cache_dir), sorted(wanted))
         return dict(zip(sorted(wanted), infos, strict=True))
 
 

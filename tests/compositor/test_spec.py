@@ -105,3 +105,4 @@ def test_schema_uses_the_names_users_write() -> None:
     assert schema["title"] == "framefleet render spec"
     assert "'in'" in text and "'from'" in text and "in_" not in text
     assert {"video", "image", "text", "captions", "audio", "color"} <= set(str(schema["$defs"]).split("'"))
+
