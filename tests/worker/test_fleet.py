@@ -15,7 +15,7 @@ import pytest
 
 from framefleet.client import Client
 from framefleet.config import Settings
-from tests.fleet.conftest import Receiver, Worker, ffmpeg_pids
+from tests.fleettools import Receiver, Worker, ffmpeg_pids
 from tests.mediatools import facts
 
 

@@ -18,8 +18,8 @@ import redis
 
 from framefleet.client import Client
 from framefleet.config import Settings
-from tests.fleet.conftest import Receiver, RedisServer, Worker, free_port
-from tests.ops.test_deploy import dashboard_and_alert_metrics
+from tests.deploy.test_deploy import dashboard_and_alert_metrics
+from tests.fleettools import Receiver, RedisServer, Worker, free_port
 
 
 def get(url: str) -> tuple[int, str]:

@@ -14,7 +14,7 @@ import pytest
 
 from framefleet.client import Client
 from framefleet.config import Settings
-from tests.fleet.conftest import Receiver, Worker, free_port
+from tests.fleettools import Receiver, Worker, free_port
 
 RABBIT = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # the plain server, without the wrapper that changes user
 

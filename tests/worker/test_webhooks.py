@@ -9,7 +9,7 @@ import pytest
 
 from framefleet.queue.jobs import Job
 from framefleet.worker.webhooks import DeliveryFailed, deliver, encode, event, signature
-from tests.fleet.conftest import verify
+from tests.fleettools import verify
 
 
 def finished(status: str, **kw: object) -> Job:

@@ -1,25 +1,19 @@
-"""Real parts for fleet tests: a redis-server on a free port, moto's S3 server over HTTP, a webhook receiver
-that checks signatures the way the product docs tell customers to, and worker subprocesses."""
+"""Real parts for the fleet tests: a redis-server on a free port, a webhook receiver that checks signatures
+the way the product docs tell customers to, ``framefleet worker`` subprocesses, and a look for ffmpeg.
+The fixtures that start them live in ``tests/conftest.py``."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import http.server
-import json
-import os
-import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 SECRET = "whsec_test"
 
@@ -63,47 +57,6 @@ class RedisServer:
             self.proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    if not shutil.which("redis-server"):
-        pytest.fail("redis-server is not installed (make test installs it)")
-    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
-def redis_url(redis_server: RedisServer) -> str:
-    import redis
-
-    redis.Redis.from_url(redis_server.url).flushall()
-    return redis_server.url
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture()
-def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    import boto3
-
-    for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    name = f"renders-{int(time.time() * 1000) % 10**9}"
-    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
-    return name
-
-
 def verify(secret: str, raw_body: bytes, header: str, tol: int = 300) -> bool:
     """The receiver's check from the product docs: HMAC-SHA256 of "{t}.{raw_body}", 300 s tolerance."""
     p = dict(kv.split("=", 1) for kv in header.split(","))
@@ -126,53 +79,6 @@ class Receiver:
         while len(self.events) < count and time.monotonic() < deadline:
             time.sleep(0.05)
         return self.events
-
-
-@pytest.fixture()
-def receiver() -> Iterator[Receiver]:
-    state = Receiver(url="")
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            state.attempts += 1
-            if not verify(SECRET, body, self.headers.get("X-Framefleet-Signature", "t=0,v1=x")):
-                state.bad_signatures += 1
-                self.send_response(400)
-            elif state.attempts <= state.fail_first:
-                self.send_response(500)
-            else:
-                state.events.append(json.loads(body))
-                self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture()
-def fleet_env(redis_url: str, s3_endpoint: str, bucket: str, media: Path, tmp_path: Path) -> dict[str, str]:
-    """The environment of a fleet: Redis broker and state, S3 results, local media root, webhooks."""
-    return {
-        **os.environ,
-        "FRAMEFLEET_BROKER_URL": redis_url,
-        "FRAMEFLEET_STORAGE_URL": f"s3://{bucket}/results",
-        "FRAMEFLEET_S3_ENDPOINT_URL": s3_endpoint,
-        "FRAMEFLEET_ALLOW_PRIVATE_URLS": "true",
-        "FRAMEFLEET_LOCAL_ROOT": str(media),
-        "FRAMEFLEET_WEBHOOK_SECRET": SECRET,
-        "FRAMEFLEET_WEBHOOK_MIN_BACKOFF_MS": "100",
-        "FRAMEFLEET_CACHE_DIR": str(tmp_path / "cache"),
-        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
-        "PYTHONUNBUFFERED": "1",
-    }
 
 
 class Worker:
@@ -217,14 +123,6 @@ class Worker:
         self._reader.join(timeout=5)
         if self.proc.stderr:
             self.proc.stderr.close()
-
-
-@pytest.fixture()
-def workers() -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 def ffmpeg_pids() -> set[int]:
