@@ -29,9 +29,12 @@ log = logging.getLogger(__name__)
 WATCH_INTERVAL = 0.25
 
 
-def claim(rt: Runtime, job_id: str) -> Job | None:
-    """The job to run for this message, or None when the message is a duplicate or stale."""
-    job = rt.store.get(job_id)
+def claim(rt: Runtime, job_id: str, job: Job | None = None) -> Job | None:
+    """The job to run for this message, or None when the message is a duplicate or stale.
+
+    ``job`` is the job as just read, when the caller has it (the claim itself is atomic either way).
+    """
+    job = job or rt.store.get(job_id)
     if job is None:
         log.warning("message for unknown job %s dropped", job_id)
         return None
@@ -162,7 +165,7 @@ def run_job(rt: Runtime, job_id: str, body: Body, *, what: str, last_try: bool =
     """
     known = rt.store.get(job_id)
     with logs.job_context(job_id, known.tenant if known else "-"):
-        job = claim(rt, job_id)
+        job = claim(rt, job_id, known)
         if job is None:
             return
         log.info("%s job started (attempt %d, queued %.2f s)", job.type, job.attempts,
