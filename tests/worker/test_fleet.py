@@ -46,6 +46,13 @@ def wait_until(predicate: Any, timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def rendering(c: Client, spec: dict[str, Any], **submit: Any) -> dict[str, Any]:
+    """Submit ``spec`` and return its job once a worker's ffmpeg is rendering it."""
+    job = c.submit(spec, **submit)
+    wait_until(lambda: ffmpeg_pids() and (c.get(job["id"]) or {}).get("stage") == "render", 60, "render start")
+    return job
+
+
 def output_keys(env: dict[str, str], bucket: str) -> list[str]:
     s3 = boto3.client("s3", endpoint_url=env["FRAMEFLEET_S3_ENDPOINT_URL"])
     return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
@@ -123,8 +130,7 @@ def test_cancel_stops_ffmpeg_within_two_seconds(fleet_env: dict[str, str], worke
                                                 receiver: Receiver) -> None:
     workers.append(Worker(fleet_env))
     with client(fleet_env) as c:
-        job = c.submit(long_spec(media), webhook=receiver.url)
-        wait_until(lambda: ffmpeg_pids() and (c.get(job["id"]) or {}).get("stage") == "render", 60, "render start")
+        job = rendering(c, long_spec(media), webhook=receiver.url)
         canceled_at = time.monotonic()
         c.cancel(job["id"])
         wait_until(lambda: not ffmpeg_pids(), 5, "ffmpeg to stop")
@@ -159,8 +165,7 @@ def test_sigterm_hands_the_job_back_after_the_grace_period(fleet_env: dict[str, 
     first = Worker(fleet_env, "render", FRAMEFLEET_SHUTDOWN_GRACE="1")
     workers.append(first)
     with client(fleet_env) as c:
-        job = c.submit(long_spec(media, 10))
-        wait_until(lambda: (c.get(job["id"]) or {}).get("stage") == "render", 60, "render start")
+        job = rendering(c, long_spec(media, 10))
         first.proc.send_signal(signal.SIGTERM)
         assert first.proc.wait(timeout=30) == 0
         assert not ffmpeg_pids()
@@ -174,8 +179,7 @@ def test_sigterm_lets_a_short_job_finish(fleet_env: dict[str, str], workers: lis
     worker = Worker(fleet_env, "render")
     workers.append(worker)
     with client(fleet_env) as c:
-        job = c.submit(long_spec(media, 4))
-        wait_until(lambda: (c.get(job["id"]) or {}).get("stage") == "render", 60, "render start")
+        job = rendering(c, long_spec(media, 4))
         worker.proc.send_signal(signal.SIGTERM)
         assert worker.proc.wait(timeout=60) == 0
         assert c.get(job["id"])["status"] == "completed"  # type: ignore[index]
@@ -329,8 +333,7 @@ def test_redis_restart_during_a_render(fleet_env: dict[str, str], workers: list[
                                        redis_server: Any) -> None:
     workers.append(Worker(fleet_env, "render"))
     with client(fleet_env) as c:
-        job = c.submit(long_spec(media, 8))
-        wait_until(lambda: (c.get(job["id"]) or {}).get("stage") == "render", 60, "render start")
+        job = rendering(c, long_spec(media, 8))
     redis_server.stop()
     time.sleep(2)
     redis_server.start()
