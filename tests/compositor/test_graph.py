@@ -28,17 +28,19 @@ def test_one_video_clip_compiles_to_a_single_graph() -> None:
     args = list(cmd.args)
     assert args[:8] == ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-progress", "pipe:1", "-y"]
     args = args[8:]
-    assert args[:6] == ["-f", "lavfi", "-i", "color=c=0x000000:s=1080x1920:r=30/1:d=3.000000", "-ss", "1.000000"]
-    assert args[args.index("/m/a.mp4") - 3:args.index("/m/a.mp4")] == ["-t", "2.066667", "-i"]
+    assert args[:4] == ["-f", "lavfi", "-i", "color=c=0x000000:s=1080x1920:r=30/1:d=3.000000"]
+    # picture and sound are separate inputs, each blind to the other stream
+    assert args[4:10] == ["-an", "-ss", "1.000000", "-t", "2.066667", "-i"]
+    assert args[11:17] == ["-ss", "1.000000", "-t", "2.066667", "-vn", "-i"]
     tail = args[args.index("-map"):]
     for pair in (["-f", "mp4"], ["-preset", "veryfast"], ["-crf", "23"], ["-vcodec", "libx264"], ["-acodec", "aac"]):
         assert any(tail[i:i + 2] == pair for i in range(len(tail))), pair
     assert tail[-1] == "/o/out.mp4"
-    assert "-filter_complex" in args and args.count("-i") == 2  # picture and sound share one input
+    assert "-filter_complex" in args and args.count("-i") == 3
     assert "[1:v]fps=fps=30/1[" in cmd.graph
     assert "crop=608:1080:656:0" in cmd.graph and "scale=1080:1920:flags=bicubic" in cmd.graph
     assert "setpts=N+0" in cmd.graph and "overlay=eof_action=pass:format=yuv420:x=0:y=0" in cmd.graph
-    assert "[1:a]aresample=48000" in cmd.graph and "loudnorm" not in cmd.graph
+    assert "[2:a]aresample=48000" in cmd.graph and "loudnorm" not in cmd.graph
 
 
 def test_the_graph_goes_through_a_script_file() -> None:
@@ -53,8 +55,8 @@ def test_the_same_clip_twice_is_decoded_once_and_split() -> None:
     clip = {"type": "video", "src": "a.mp4", "length": 1}
     cmd = compile_spec({"output": {"loudness": None},
                         "tracks": [{"clips": [clip]}, {"clips": [{**clip, "start": 0, "scale": 0.5}]}]})
-    assert list(cmd.args).count("/m/a.mp4") == 1
-    assert "[1:v]split=2" in cmd.graph and "[1:a]asplit=2" in cmd.graph
+    assert list(cmd.args).count("/m/a.mp4") == 2  # once for the picture, once for the sound
+    assert "[1:v]split=2" in cmd.graph and "[2:a]asplit=2" in cmd.graph
 
 
 def test_ducking_and_loudness() -> None:
@@ -64,7 +66,7 @@ def test_ducking_and_loudness() -> None:
     assert "sidechaincompress" in cmd.graph and "loudnorm=I=-16:LRA=11:TP=-1.5" in cmd.graph
     assert "apad=whole_dur=10.000000" in cmd.graph and "volume=0.3000" in cmd.graph
     stream_loop = list(cmd.args).index("-stream_loop")
-    assert cmd.args[stream_loop + 1] == "-1" and "/m/m.mp3" in cmd.args[stream_loop:stream_loop + 6]
+    assert cmd.args[stream_loop + 1] == "-1" and "/m/m.mp3" in cmd.args[stream_loop:stream_loop + 7]
 
 
 def test_text_still_is_looped_and_placed_with_a_margin(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     clip = item.clip
     assert isinstance(clip, VideoClip) and item.file is not None and item.media is not None
     canvas = ctx.canvas
-    source = ctx.media_input(item.file, trim=clip.trim, frames=item.span.frames, loop=clip.loop)
+    source = ctx.media_input(item.file, kind="video", trim=clip.trim, frames=item.span.frames, loop=clip.loop)
     fitted = geometry.fit(item.media.width, item.media.height, canvas, clip.fit, clip.scale)
     stream = source.video.filter("fps", fps=fps_filter(canvas)).filter("trim", end_frame=item.span.frames)
     if fitted.crop:
