@@ -23,7 +23,7 @@ import render_bench as rb
 
 from framefleet.assets.fetch import Fetcher
 from framefleet.compositor import encoders, graph, plan, raster
-from framefleet.compositor.render import _media, fetch_all
+from framefleet.compositor.prepare import fetch_all, probe_all
 from framefleet.compositor.spec import load_spec
 from framefleet.config import Settings
 
@@ -33,7 +33,7 @@ def video_only_command(raw: dict[str, Any], extra_filter: str | None = None) -> 
     settings = Settings.from_env()
     spec = load_spec(raw)
     files = fetch_all(spec, Fetcher(settings, base_dir=rb.MEDIA))
-    timeline = plan.build_plan(spec, media=_media(spec, files, settings), files=files)
+    timeline = plan.build_plan(spec, media=probe_all(spec, files, settings), files=files)
     work = Path(tempfile.mkdtemp(prefix="framefleet-capbench-"))
     prepared = raster.prepare(timeline, work)
     command = graph.compile_command(timeline, stills=prepared.stills, output=Path("/dev/null"),

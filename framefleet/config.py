@@ -65,6 +65,12 @@ class Settings:
     log_format: str = "auto"
     #: First webhook retry after this many milliseconds, doubling up to 6 hours.
     webhook_min_backoff_ms: int = 10_000
+    #: A render is cut into time segments that each open at most this many video or image clips...
+    segment_inputs: int = 6
+    #: ...and last at most this many seconds; a timeline within both renders in one piece.
+    segment_seconds: float = 60.0
+    #: A queued render longer than this is split into chunks of about this length (SPEC §7).
+    chunk_seconds: float = 120.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -132,6 +138,9 @@ class Settings:
             metrics_dir=Path(get("METRICS_DIR")) if get("METRICS_DIR") else None,  # type: ignore[arg-type]
             log_format=(get("LOG_FORMAT") or "auto").lower(),
             webhook_min_backoff_ms=int(number("WEBHOOK_MIN_BACKOFF_MS", 10_000, int)),
+            segment_inputs=int(number("SEGMENT_INPUTS", 6, int)),
+            segment_seconds=number("SEGMENT_SECONDS", 60.0),
+            chunk_seconds=number("CHUNK_SECONDS", 120.0),
             ffmpeg=get("FFMPEG", "ffmpeg") or "ffmpeg",
             ffprobe=get("FFPROBE", "ffprobe") or "ffprobe",
             limits=limits,

@@ -20,6 +20,11 @@ VP9_CRF = {"draft": 40, "standard": 33, "high": 28}
 #: The NVIDIA driver's control device; containers given a GPU have it (and WSL has the dxg bridge).
 _NVIDIA_DEVICES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")
 CONTENT_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "gif": "image/gif", "mp3": "audio/mpeg"}
+#: Output options that belong to the sound, and to the file rather than either stream.
+AUDIO_OPTIONS = frozenset({"b:a", "ar", "ac"})
+CONTAINER_OPTIONS = frozenset({"movflags", "loop"})
+#: Formats whose pictures can be rendered in segments and joined without re-encoding.
+SEGMENTABLE = frozenset({"mp4"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,20 @@ class Encoding:
     @property
     def content_type(self) -> str:
         return CONTENT_TYPES[self.format]
+
+    @property
+    def segmentable(self) -> bool:
+        return self.format in SEGMENTABLE and self.video_codec is not None
+
+    def pictures(self) -> Encoding:
+        """The encoding of one time segment: the picture alone, encoded as the whole would be."""
+        options = {k: v for k, v in self.options.items() if k not in AUDIO_OPTIONS | CONTAINER_OPTIONS}
+        return Encoding(self.format, self.video_codec, None, options)
+
+    def joined(self) -> Encoding:
+        """The encoding of the join: segments' pictures copied as they are, the sound encoded."""
+        options = {k: v for k, v in self.options.items() if k in AUDIO_OPTIONS | CONTAINER_OPTIONS}
+        return Encoding(self.format, "copy", self.audio_codec, options)
 
 
 @functools.lru_cache(maxsize=4)

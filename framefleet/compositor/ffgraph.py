@@ -11,9 +11,11 @@ once per node, so neither recurses down a long chain of overlays.
 order), which fixes the input numbers and the ``[sN]`` labels. Nothing here touches files or starts a
 process; only the project's runner (``compositor/ffmpeg.py``) does.
 
-Where this differs from ffmpeg-python, on purpose: positional filter arguments are escaped once (ffmpeg-python
-escapes them twice, so ``a:b`` reached the filter as ``a\\:b``); global options come first, through
-``compile(global_args=...)``; a stream used twice is refused with a message naming it; ``video_size`` is a
+Where this differs from ffmpeg-python, on purpose (none of it changes a graph the compositor builds today):
+positional filter arguments are escaped once (ffmpeg-python escaped them twice, so ``a:b`` reached the
+filter as ``a\\:b``); the filter name is part of a node's identity (ffmpeg-python left it out, so ``hflip`` and
+``vflip`` on one stream became one node); global options come first, through ``compile(global_args=...)``;
+a stream used twice is refused, as before, but the message names it and its users; ``video_size`` is a
 string (ffmpeg-python indexed it, turning ``"640x480"`` into ``6x4`` on inputs).
 """
 
@@ -198,6 +200,7 @@ def input(filename: str | os.PathLike[str], /, **options: Option) -> Stream:
 
 
 def filter_multi_output(streams: Stream | Sequence[Stream], name: str, /, *args: Value, **kwargs: Value) -> Filter:
+    """For filters with several outputs (``split``): index the node, ``node[0]``, ``node[1]``, for each."""
     inputs = (streams,) if isinstance(streams, Stream) else tuple(streams)
     return Filter(name, inputs, tuple(str(a) for a in args), tuple(sorted((k, str(v)) for k, v in kwargs.items())))
 
@@ -272,6 +275,8 @@ def compile(*outputs: Output | Merged, global_args: Sequence[str] = ()) -> Compi
     """One argument list for ``outputs``: ``global_args``, inputs, ``-filter_complex``, then each output.
 
     Global options go first: ffmpeg-python appends them after the outputs, where ffmpeg only tolerates them.
+    A filter's output may feed one consumer only (ffmpeg would fail at run time); an input's stream may feed
+    several, as ffmpeg allows (it decodes once).
     """
     order, users = _walk(outputs[0] if len(outputs) == 1 else merge_outputs(*outputs))
     inputs = [n for n in order if isinstance(n, Input)]

@@ -76,9 +76,10 @@ def _read_progress(stream: object, total: float, report: Callable[[float], None]
 
 def run(argv: Sequence[str], *, total_seconds: float, on_progress: Callable[[float], None] | None = None,
         cancel: threading.Event | None = None, timeout: float | None = None,
-        sources: dict[str, str] | None = None) -> None:
+        sources: dict[str, str] | None = None, limit: float | None = None) -> None:
     """Run ffmpeg to completion or raise. ``sources`` maps local paths to the names customers gave them,
-    so a decode failure can name the source without leaking our paths."""
+    so a decode failure can name the source without leaking our paths. ``limit`` is the whole render's
+    time limit, named in the error when ``timeout`` (what is left of it) runs out."""
     log.debug("ffmpeg %s", " ".join(argv[1:]))
     proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True,
@@ -108,7 +109,7 @@ def run(argv: Sequence[str], *, total_seconds: float, on_progress: Callable[[flo
                 raise Canceled("the job was canceled")
             if deadline is not None and time.monotonic() > deadline:
                 _kill_group(proc)
-                raise Timeout(f"the render ran past its time limit of {timeout:.0f} s")
+                raise Timeout(f"the render ran past its time limit of {limit or timeout:.0f} s")
     except BaseException:
         if proc.poll() is None:
             _kill_group(proc)

@@ -131,11 +131,16 @@ class Motion:
         return {"x0": left, "y0": top, "x1": right, "y1": top, "x2": left, "y2": bottom, "x3": right, "y3": bottom}
 
 
-def motion(effect: str | None, frames: int, zoom_in_frames: int = 0, zoom_out_frames: int = 0) -> Motion | None:
-    """Ken Burns ``effect`` over the whole clip, times a ``zoom`` transition at either end, or None."""
+def motion(effect: str | None, frames: int, zoom_in_frames: int = 0, zoom_out_frames: int = 0, *,
+           first: int = 0) -> Motion | None:
+    """Ken Burns ``effect`` over the whole clip, times a ``zoom`` transition at either end, or None.
+
+    ``first`` is the clip frame the stream starts at (a segment that begins mid-clip): the motion
+    continues from there instead of starting over.
+    """
     if not effect and not zoom_in_frames and not zoom_out_frames:
         return None
-    n = FRAME_INDEX
+    n = f"({FRAME_INDEX}+{first})" if first else FRAME_INDEX
     p = f"({n}/{max(frames - 1, 1)})"
     zoom, fx, fy = "1", "0.5", "0.5"
     k, pz = KEN_BURNS_ZOOM - 1, PAN_ZOOM

@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import ffmpeg
-
+from framefleet.compositor import ffgraph
 from framefleet.compositor.encoders import Encoding
 from framefleet.compositor.layers import audio, captions, color, image, text, video
-from framefleet.compositor.layers.base import Context, Placed, Still, fps_filter
+from framefleet.compositor.layers.base import Context, Placed, Still, Stream, fps_filter
 from framefleet.compositor.plan import Plan, VisualItem
 
 BUILDERS: Mapping[str, Callable[[VisualItem, Context], Placed]] = {
@@ -27,6 +25,10 @@ BUILDERS: Mapping[str, Callable[[VisualItem, Context], Placed]] = {
     "text": text.build,
     "captions": captions.build,
 }
+
+
+#: Before the inputs: quiet, machine-readable progress on stdout, overwrite the (temporary) output.
+GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-progress", "pipe:1", "-y")
 
 
 @dataclass(frozen=True)
@@ -44,64 +46,92 @@ class Command:
         return [ffmpeg_bin, *args]
 
 
-def _visual(plan: Plan, ctx: Context) -> Any:
+def _visual(plan: Plan, ctx: Context) -> Stream:
     canvas = plan.canvas
     bg = plan.output.background
     base = ctx.input(f"color=c=0x{bg[1:7]}:s={canvas.width}x{canvas.height}:r={fps_filter(canvas)}"
                      f":d={plan.duration + 1:.6f}", f="lavfi").video
     stream = base.filter("format", "yuv420p").filter("trim", end_frame=plan.frames)
+    if plan.first:  # a time segment: items carry the whole timeline's frame numbers
+        stream = stream.filter("setpts", f"N+{plan.first}")
     for item in plan.visuals:
         if item.clip.type == "captions" and item.clip.style == "none":
             continue
         placed = BUILDERS[item.clip.type](item, ctx)
         # format=yuv420 (not auto): the output is 4:2:0 anyway, and auto makes every frame convert
         # through a format with alpha, five times slower on a full-frame layer.
-        stream = ffmpeg.overlay(stream, placed.stream, x=placed.x, y=placed.y, eof_action="pass",
+        stream = ffgraph.overlay(stream, placed.stream, x=placed.x, y=placed.y, eof_action="pass",
                                 format="yuv420")
+    if plan.first:
+        stream = stream.filter("setpts", "PTS-STARTPTS")
     return stream
 
 
-def _streams(plan: Plan, ctx: Context, encoding: Encoding) -> tuple[Any, Any]:
+def _streams(plan: Plan, ctx: Context, encoding: Encoding) -> tuple[Stream | None, Stream | None]:
     video_stream = _visual(plan, ctx) if encoding.video_codec else None
     audio_stream = (audio.build(plan.audio, ctx, seconds=plan.duration, duck=plan.duck,
                                 loudness=plan.output.loudness) if encoding.audio_codec else None)
     return video_stream, audio_stream
 
 
+def _command(*outputs: ffgraph.Output | ffgraph.Merged) -> Command:
+    compiled = ffgraph.compile(*outputs, global_args=GLOBAL_ARGS)
+    if "-filter_complex" not in compiled.args:  # an audio-only render can still have a trivial graph
+        raise AssertionError("every render has a filter graph")
+    return Command(compiled.args, compiled.graph)
+
+
 def compile_command(plan: Plan, *, stills: Mapping[str, Still], encoding: Encoding, output: Path,
-                    thumbnail: Path | None = None, thumbnail_width: int | None = None) -> Command:
-    """Everything a render runs, as one ffmpeg command."""
+                    thumbnail: Path | None = None, thumbnail_frame: int = 0,
+                    thumbnail_width: int | None = None) -> Command:
+    """Everything a render (or one time segment of it) runs, as one ffmpeg command.
+
+    ``thumbnail_frame`` counts from the plan's first frame. A segment's ``encoding`` has no sound
+    (:meth:`Encoding.pictures`): the sound is mixed once, by :func:`compile_join`.
+    """
     dry = Context(plan.canvas, dict(stills))
     _streams(plan, dry, encoding)
     ctx = Context(plan.canvas, dict(stills), uses=dry.taken)
     video_stream, audio_stream = _streams(plan, ctx, encoding)
-    streams: list[Any] = []
-    outputs: list[Any] = []
+    extra: list[ffgraph.Output] = []
     if video_stream is not None and thumbnail is not None:
         split = video_stream.filter_multi_output("split")
         video_stream = split[0]
-        at = min(plan.canvas.frame(plan.output.thumbnail.at if plan.output.thumbnail else 0), plan.frames - 1)
+        at = max(0, min(thumbnail_frame, plan.frames - 1))
         still = split[1].filter("trim", start_frame=at, end_frame=at + 1)
         if thumbnail_width:
             still = still.filter("scale", thumbnail_width, -2, flags="bicubic")
-        outputs.append(ffmpeg.output(still, str(thumbnail), vframes=1, **{"q:v": 3, "f": "image2"}))
+        options: dict[str, ffgraph.Option] = {"vframes": 1, "q:v": 3, "f": "image2"}
+        extra.append(ffgraph.output(still, str(thumbnail), **options))
     if video_stream is not None and encoding.format == "gif":
         split = video_stream.filter_multi_output("split")
         palette = split[0].filter("palettegen", stats_mode="diff")
-        video_stream = ffmpeg.filter([split[1], palette], "paletteuse", dither="bayer", bayer_scale=3)
-    codecs: dict[str, Any] = {}
+        video_stream = ffgraph.filter([split[1], palette], "paletteuse", dither="bayer", bayer_scale=3)
+    main = _output(video_stream, audio_stream, output, encoding)
+    return _command(ffgraph.merge_outputs(main, *extra) if extra else main)
+
+
+def compile_join(plan: Plan, *, pictures: Path, encoding: Encoding, output: Path) -> Command:
+    """The join of a segmented render: the segments' pictures (an ffconcat list of files whose
+    durations are exact frame counts) copied without re-encoding, and the whole timeline's sound mixed,
+    ducked and loudness-normalised in one pass, so no join can be heard."""
+    dry = Context(plan.canvas)
+    audio.build(plan.audio, dry, seconds=plan.duration, duck=plan.duck, loudness=plan.output.loudness)
+    ctx = Context(plan.canvas, uses=dry.taken)
+    video_stream = ffgraph.input(str(pictures), f="concat", safe=0).video
+    audio_stream = audio.build(plan.audio, ctx, seconds=plan.duration, duck=plan.duck,
+                               loudness=plan.output.loudness)
+    return _command(_output(video_stream, audio_stream, output, encoding.joined()))
+
+
+def _output(video_stream: Stream | None, audio_stream: Stream | None, output: Path,
+            encoding: Encoding) -> ffgraph.Output:
+    codecs: dict[str, ffgraph.Option] = {}
+    streams: list[Stream] = []
     if video_stream is not None:
         streams.append(video_stream)
         codecs["vcodec"] = encoding.video_codec
     if audio_stream is not None:
         streams.append(audio_stream)
         codecs["acodec"] = encoding.audio_codec
-    main = ffmpeg.output(*streams, str(output), f=encoding.format, **codecs, **encoding.options)
-    node = ffmpeg.merge_outputs(main, *outputs) if outputs else main
-    # Global options first: ffmpeg-python would append them after the outputs, where ffmpeg only tolerates them.
-    args = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-progress", "pipe:1", "-y",
-            *node.get_args()]
-    if "-filter_complex" not in args:  # an audio-only render can still have a trivial graph
-        raise AssertionError("every render has a filter graph")
-    graph = args[args.index("-filter_complex") + 1]
-    return Command(tuple(str(a) for a in args), graph)
+    return ffgraph.output(*streams, str(output), f=encoding.format, **codecs, **encoding.options)

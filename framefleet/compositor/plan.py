@@ -7,7 +7,7 @@ is what is left of the source"); the graph builder after it only reads explicit 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,27 @@ class Span:
 
 @dataclass(frozen=True)
 class VisualItem:
+    """A visual clip on the grid. ``span`` is the whole clip; ``window`` the part of it a time segment
+    draws (None: all of it). Motion and transitions are functions of the whole clip, so a clip cut
+    by a segment boundary continues exactly where it was."""
+
     path: str
     clip: VisualClip
     span: Span
     file: Path | None = None
     media: MediaInfo | None = None
     phrases: tuple[tuple[TimedWord, ...], ...] = ()
+    window: Span | None = None
+
+    @property
+    def shown(self) -> Span:
+        """The frames this item draws in its plan."""
+        return self.window or self.span
+
+    @property
+    def skip(self) -> int:
+        """Frames of the clip before the ones drawn here (0 unless a segment starts mid-clip)."""
+        return self.shown.start - self.span.start
 
 
 @dataclass(frozen=True)
@@ -66,16 +81,36 @@ class AudioItem:
 
 @dataclass(frozen=True)
 class Plan:
+    """The timeline on the frame grid, or a time segment of it: frames ``[first, first + frames)``.
+
+    Frame numbers in items are always the whole timeline's, so a segment's filters keep the
+    timestamps (fades, slides) they would have in one piece.
+    """
+
     canvas: Canvas
     frames: int
     output: Output
     visuals: tuple[VisualItem, ...] = ()
     audio: tuple[AudioItem, ...] = ()
     duck: bool = False
+    first: int = 0
 
     @property
     def duration(self) -> float:
         return self.canvas.seconds(self.frames)
+
+    @property
+    def span(self) -> Span:
+        return Span(self.first, self.first + self.frames)
+
+    def window(self, span: Span) -> Plan:
+        """The pictures of frames ``span``: the visual items on screen then, each cut to the window.
+        No sound: a segmented render mixes the sound once, over the whole timeline."""
+        visuals = tuple(
+            replace(v, window=Span(max(v.span.start, span.start), min(v.span.end, span.end)))
+            for v in self.visuals if v.span.start < span.end and v.span.end > span.start
+        )
+        return replace(self, frames=span.frames, first=span.start, visuals=visuals, audio=())
 
 
 def _source_length(clip: VideoClip | AudioClip, info: MediaInfo) -> float | None:

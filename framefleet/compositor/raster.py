@@ -7,7 +7,7 @@ Writes PNGs (and one ffconcat list per captions clip) into the render's work dir
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,13 +94,36 @@ def _captions(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[st
         cursor = last
     if cursor < item.span.frames:
         entries.append((blank, item.span.frames - cursor))
+    listing = workdir / f"cap-{_slug(item.path)}.ffconcat"
+    write_listing(listing, entries, canvas)
+    return Still(listing, width, height, tuple(entries))
+
+
+def write_listing(listing: Path, entries: Sequence[tuple[Path, int]], canvas: Canvas) -> None:
+    """An ffconcat list of pictures, each shown for a whole number of frames."""
     lines = ["ffconcat version 1.0"]
     for file, frames in entries:
-        lines += [f"file '{file.name}'", f"duration {canvas.seconds(frames):.6f}"]
-    lines.append(f"file '{entries[-1][0].name}'")  # the concat demuxer drops the last entry's duration
-    listing = workdir / f"cap-{_slug(item.path)}.ffconcat"
+        lines += [f"file '{file}'", f"duration {canvas.seconds(frames):.6f}"]
+    lines.append(f"file '{entries[-1][0]}'")  # the concat demuxer drops the last entry's duration
     listing.write_text("\n".join(lines) + "\n")
-    return Still(listing, width, height, concat=True)
+
+
+def window(still: Still, item: VisualItem, workdir: Path, canvas: Canvas) -> Still:
+    """A captions still cut to the frames a time segment draws (``item.window``): its own list,
+    starting at the picture on screen at the segment's first frame."""
+    if not still.entries or item.window is None or item.window == item.span:
+        return still
+    skip, frames = item.skip, item.shown.frames
+    entries: list[tuple[Path, int]] = []
+    at = 0
+    for file, length in still.entries:
+        first, last = max(at, skip), min(at + length, skip + frames)
+        if last > first:
+            entries.append((file, last - first))
+        at += length
+    listing = workdir / f"{still.file.stem}-{item.shown.start}.ffconcat"
+    write_listing(listing, entries, canvas)
+    return Still(listing, still.width, still.height, tuple(entries))
 
 
 def gradient_image(width: int, height: int, start: str, stop: str, angle: float) -> Image.Image:

@@ -1,33 +1,39 @@
-"""A whole render: fetch → prepare → render → (caller uploads). The library's front door.
+"""A whole render: fetch → prepare → render (in one piece, or in time segments and a join).
 
-Output is written to a temporary file beside the target and renamed into place only when ffmpeg
+A timeline with few clips renders as one ffmpeg graph. A longer edit renders in time segments
+(``segments.py``): each segment's pictures are encoded by an ffmpeg that opens only the clips on
+screen in it, then one last ffmpeg joins the segments without re-encoding them and mixes the whole
+timeline's sound in one pass. Memory then follows what is on screen, not the number of cuts.
+
+Output is written to a temporary file beside the target and renamed into place only when every step
 succeeded, so a failed or interrupted render never leaves a partial file behind.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from framefleet.assets.fetch import Fetcher
 from framefleet.compositor import captions as cap
-from framefleet.compositor import encoders, ffmpeg, graph, plan, probe, raster
-from framefleet.compositor.probe import MediaInfo
-from framefleet.compositor.spec import AudioClip, CaptionsClip, ImageClip, RenderSpec, TextClip, VideoClip
-from framefleet.compositor.text import is_font_file
+from framefleet.compositor import ffmpeg, graph, raster, segments
+from framefleet.compositor.plan import Span
+from framefleet.compositor.prepare import Timeline, fetch_all, prepare
+from framefleet.compositor.spec import RenderSpec
 from framefleet.config import Settings
-from framefleet.errors import FetchError, Problem, SpecError
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]
+#: Share of the render stage's progress given to the join of a segmented render (sound and copy).
+JOIN_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class RenderResult:
     thumbnail: Path | None
     captions: Path | None
     seconds: dict[str, float]
+    segments: int = 1
 
     @property
     def speed(self) -> float:
@@ -55,75 +62,136 @@ class RenderResult:
             "output": str(self.path), "content_type": self.content_type, "size_bytes": self.size_bytes,
             "duration": round(self.duration, 6), "width": self.width, "height": self.height, "fps": self.fps,
             "encoder": self.encoder, "thumbnail": str(self.thumbnail) if self.thumbnail else None,
-            "captions": str(self.captions) if self.captions else None,
+            "captions": str(self.captions) if self.captions else None, "segments": self.segments,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()}, "speed_ratio": round(self.speed, 2),
         }
 
 
-def sources(spec: RenderSpec) -> dict[str, list[str]]:
-    """Each distinct source (media, captions files, font files) with the JSON paths that use it."""
-    found: dict[str, list[str]] = {}
-    for path, clip in spec.clips():
-        src = getattr(clip, "src", None)
-        if src:
-            found.setdefault(src, []).append(f"{path}.src")
-        if isinstance(clip, TextClip) and is_font_file(clip.style.font):
-            found.setdefault(clip.style.font, []).append(f"{path}.style.font")
-        if isinstance(clip, CaptionsClip) and is_font_file(clip.font):
-            found.setdefault(clip.font, []).append(f"{path}.font")
-    if spec.soundtrack:
-        found.setdefault(spec.soundtrack.src, []).append("soundtrack.src")
-    return found
+@dataclass(frozen=True)
+class Piece:
+    """A rendered run of frames: a segment's or a chunk's pictures (no sound)."""
+
+    file: Path
+    span: Span
 
 
-def fetch_all(spec: RenderSpec, fetcher: Fetcher) -> dict[str, Path]:
-    """Fetch every source; all missing ones are reported together, each at its JSON path."""
-    files: dict[str, Path] = {}
-    problems: list[Problem] = []
-    for src, paths in sources(spec).items():
+class Runner:
+    """Runs the ffmpeg commands of one render under one cancel event and one deadline, and reports
+    progress over all of them as one fraction."""
+
+    def __init__(self, settings: Settings, timeline: Timeline, *, report: Callable[[float], None] | None = None,
+                 cancel: threading.Event | None = None, timeout: float | None = None) -> None:
+        self.settings, self.timeline = settings, timeline
+        self.report = report or (lambda fraction: None)
+        self.cancel = cancel
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self.timeout = timeout
+        self._count = 0
+
+    def run(self, command: graph.Command, *, seconds: float, share: tuple[float, float]) -> None:
+        """Run ``command`` (``seconds`` of output); its progress fills ``share`` = (from, width)."""
+        self._count += 1
+        script = self.timeline.workdir / f"graph-{self._count:04d}.txt"
+        script.write_text(command.graph)
+        base, width = share
+        remaining = None
+        if self.deadline is not None:
+            remaining = max(0.001, self.deadline - time.monotonic())
         try:
-            files[src] = fetcher.fetch(src)
-        except FetchError as exc:
-            problems += [Problem(p, exc.message) for p in paths]
-    if problems:
-        raise SpecError(problems)
-    return files
+            ffmpeg.run(command.argv(script, self.settings.ffmpeg), total_seconds=seconds,
+                       on_progress=lambda f: self.report(base + width * f), cancel=self.cancel,
+                       timeout=remaining, sources=self.timeline.names, limit=self.timeout)
+        finally:
+            script.unlink(missing_ok=True)
 
 
-def media_sources(spec: RenderSpec) -> set[str]:
-    """The sources ffprobe must read (not captions files or fonts)."""
-    wanted = {c.src for _, c in spec.clips() if isinstance(c, VideoClip | ImageClip | AudioClip)}
-    if spec.soundtrack:
-        wanted.add(spec.soundtrack.src)
-    return wanted
+def thumbnail_frame(timeline: Timeline) -> int | None:
+    """The frame of the whole timeline the thumbnail shows, or None."""
+    out = timeline.spec.output
+    if not out.thumbnail or not timeline.encoding.video_codec:
+        return None
+    return min(timeline.plan.canvas.frame(out.thumbnail.at), timeline.plan.frames - 1)
 
 
-def _media(spec: RenderSpec, files: dict[str, Path], settings: Settings) -> dict[str, MediaInfo]:
-    wanted = media_sources(spec)
-    # ffprobe is mostly process start-up: probing in parallel makes many sources cost about one.
-    with ThreadPoolExecutor(max_workers=min(8, max(1, len(wanted)))) as pool:
-        infos = pool.map(lambda src: probe.probe(files[src], name=src, ffprobe=settings.ffprobe,
-                                                 cache_dir=settings.cache_dir), sorted(wanted))
-        return dict(zip(sorted(wanted), infos, strict=True))
+def render_pictures(timeline: Timeline, spans: Sequence[Span], runner: Runner, *, thumbnail: Path | None = None,
+                    share: tuple[float, float] = (0.0, 1.0)) -> list[Piece]:
+    """Encode the pictures of each span (consecutive time segments) to its own file in the work folder.
+
+    Every segment starts with a keyframe and holds exactly its frames; the thumbnail, when asked for, is
+    taken by the segment that contains its frame.
+    """
+    whole, canvas = timeline.plan, timeline.plan.canvas
+    encoding = timeline.encoding.pictures()
+    at = thumbnail_frame(timeline)
+    total = sum(s.frames for s in spans) or 1
+    done = 0
+    pieces: list[Piece] = []
+    for span in spans:
+        part = whole.window(span)
+        stills = dict(timeline.prepared.stills)
+        for item in part.visuals:
+            if item.path in stills:
+                stills[item.path] = raster.window(stills[item.path], item, timeline.workdir, canvas)
+        file = timeline.workdir / f"pictures-{span.start:08d}-{span.end:08d}.mp4"
+        here = thumbnail is not None and at is not None and span.start <= at < span.end
+        command = graph.compile_command(part, stills=stills, encoding=encoding, output=file,
+                                        thumbnail=thumbnail if here else None,
+                                        thumbnail_frame=(at or 0) - span.start,
+                                        thumbnail_width=_thumbnail_width(timeline))
+        runner.run(command, seconds=part.duration,
+                   share=(share[0] + share[1] * done / total, share[1] * span.frames / total))
+        done += span.frames
+        pieces.append(Piece(file, span))
+    return pieces
 
 
-def _caption_files(spec: RenderSpec, files: dict[str, Path]) -> dict[str, list[list[cap.TimedWord]]]:
-    out: dict[str, list[list[cap.TimedWord]]] = {}
-    for path, clip in spec.clips():
-        if isinstance(clip, CaptionsClip) and clip.src:
-            phrases = cap.load_file(files[clip.src])
-            if len(phrases) == 1 and files[clip.src].suffix.lower() not in (".srt", ".vtt"):
-                phrases = cap.group_phrases(phrases[0], clip.max_words)
-            out[path] = phrases
-    return out
+def concat_pictures(pieces: Sequence[Piece], output: Path, runner: Runner) -> Piece:
+    """One file of consecutive pieces' pictures, copied without re-encoding (a chunk's result)."""
+    listing = _listing(pieces, runner.timeline)
+    argv = [runner.settings.ffmpeg, *graph.GLOBAL_ARGS, "-f", "concat", "-safe", "0", "-i", str(listing),
+            "-map", "0:v", "-c", "copy", "-f", "mp4", str(output)]
+    ffmpeg.run(argv, total_seconds=0, cancel=runner.cancel, sources=runner.timeline.names)
+    return Piece(output, Span(pieces[0].span.start, pieces[-1].span.end))
+
+
+def join(timeline: Timeline, pieces: Sequence[Piece], output: Path, runner: Runner, *,
+         share: tuple[float, float] = (0.0, 1.0)) -> None:
+    """The finished file: the pieces' pictures copied in order, the whole timeline's sound mixed once."""
+    covered = [p.span for p in pieces]
+    if covered[0].start != 0 or covered[-1].end != timeline.plan.frames or any(
+            a.end != b.start for a, b in itertools.pairwise(covered)):
+        raise AssertionError(f"pieces do not cover the timeline: {covered}")
+    command = graph.compile_join(timeline.plan, pictures=_listing(pieces, timeline),
+                                 encoding=timeline.encoding, output=output)
+    runner.run(command, seconds=timeline.plan.duration, share=share)
+
+
+def _listing(pieces: Sequence[Piece], timeline: Timeline) -> Path:
+    """An ffconcat list of the pieces with exact durations: each piece's offset is its first frame's
+    time rounded once, so rounding never adds up over many joins."""
+    canvas = timeline.plan.canvas
+    lines = ["ffconcat version 1.0"]
+    for piece in pieces:
+        start, end = canvas.seconds(piece.span.start), canvas.seconds(piece.span.end)
+        lines += [f"file '{piece.file}'", f"duration {round(end, 6) - round(start, 6):.6f}"]
+    listing = timeline.workdir / f"join-{pieces[0].span.start:08d}-{pieces[-1].span.end:08d}.ffconcat"
+    listing.write_text("\n".join(lines) + "\n")
+    return listing
+
+
+def _thumbnail_width(timeline: Timeline) -> int | None:
+    out = timeline.spec.output
+    return out.thumbnail.width if out.thumbnail else None
 
 
 def render(spec: RenderSpec, output: Path, *, settings: Settings, fetcher: Fetcher | None = None,
            on_progress: Progress | None = None, cancel: threading.Event | None = None,
-           timeout: float | None = None, base_dir: Path | None = None) -> RenderResult:
+           timeout: float | None = None, base_dir: Path | None = None,
+           policy: segments.Policy | None = None) -> RenderResult:
     """Render ``spec`` to ``output`` (a thumbnail and ``.vtt`` sidecar beside it when the spec asks)."""
     report = on_progress or (lambda stage, fraction: None)
     fetcher = fetcher or Fetcher(settings, base_dir=base_dir)
+    policy = policy or segments.Policy(max_inputs=settings.segment_inputs, max_seconds=settings.segment_seconds)
     seconds: dict[str, float] = {}
     output = output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -135,32 +203,30 @@ def render(spec: RenderSpec, output: Path, *, settings: Settings, fetcher: Fetch
 
     started = time.monotonic()
     report("prepare", 0.0)
-    media = _media(spec, files, settings)
-    timeline = plan.build_plan(spec, media=media, files=files, phrases=_caption_files(spec, files),
-                               limits=settings.limits)
-    out = spec.output
-    encoding = encoders.choose(out.format, out.quality, out.encoder or settings.encoder, float(out.fps),
-                               ffmpeg=settings.ffmpeg)
     with tempfile.TemporaryDirectory(prefix="framefleet-") as work:
-        workdir = Path(work)
-        prepared = raster.prepare(timeline, workdir, fonts=files)
-        thumb_final = output.with_suffix(".jpg") if out.thumbnail and encoding.video_codec else None
+        timeline = prepare(spec, Path(work), settings=settings, files=files)
+        plan, encoding = timeline.plan, timeline.encoding
+        spans = segments.split(plan, policy) if encoding.segmentable else [plan.span]
+        thumb_final = output.with_suffix(".jpg") if thumbnail_frame(timeline) is not None else None
         part = output.with_name(f".{output.name}.{os.getpid()}.part")
         thumb_part = output.with_name(f".{output.stem}.{os.getpid()}.thumb.jpg") if thumb_final else None
-        command = graph.compile_command(timeline, stills=prepared.stills, encoding=encoding, output=part,
-                                        thumbnail=thumb_part,
-                                        thumbnail_width=out.thumbnail.width if out.thumbnail else None)
-        script = workdir / "graph.txt"
-        script.write_text(command.graph)
         seconds["prepare"] = time.monotonic() - started
 
         started = time.monotonic()
         report("render", 0.0)
-        names = {str(path): src for src, path in files.items()}
+        runner = Runner(settings, timeline, report=lambda f: report("render", f), cancel=cancel, timeout=timeout)
         try:
-            ffmpeg.run(command.argv(script, settings.ffmpeg), total_seconds=timeline.duration,
-                       on_progress=lambda f: report("render", f), cancel=cancel, timeout=timeout,
-                       sources=names)
+            if len(spans) == 1:
+                command = graph.compile_command(plan, stills=timeline.prepared.stills, encoding=encoding,
+                                                output=part, thumbnail=thumb_part,
+                                                thumbnail_frame=thumbnail_frame(timeline) or 0,
+                                                thumbnail_width=_thumbnail_width(timeline))
+                runner.run(command, seconds=plan.duration, share=(0.0, 1.0))
+            else:
+                log.info("rendering %d frames in %d segments", plan.frames, len(spans))
+                pieces = render_pictures(timeline, spans, runner, thumbnail=thumb_part,
+                                         share=(0.0, 1.0 - JOIN_SHARE))
+                join(timeline, pieces, part, runner, share=(1.0 - JOIN_SHARE, JOIN_SHARE))
             os.replace(part, output)
             if thumb_part and thumb_final:
                 os.replace(thumb_part, thumb_final)
@@ -171,13 +237,13 @@ def render(spec: RenderSpec, output: Path, *, settings: Settings, fetcher: Fetch
         seconds["render"] = time.monotonic() - started
 
     vtt = None
-    if prepared.cues:
+    if timeline.prepared.cues:
         vtt = output.with_suffix(".vtt")
-        vtt.write_text(cap.webvtt(prepared.cues), encoding="utf-8")
+        vtt.write_text(cap.webvtt(timeline.prepared.cues), encoding="utf-8")
     report("render", 1.0)
     return RenderResult(
         path=output, content_type=encoding.content_type, size_bytes=output.stat().st_size,
-        duration=timeline.duration, width=timeline.canvas.width, height=timeline.canvas.height,
-        fps=float(timeline.canvas.fps), encoder=encoding.label, thumbnail=thumb_final, captions=vtt,
-        seconds=seconds,
+        duration=plan.duration, width=plan.canvas.width, height=plan.canvas.height,
+        fps=float(plan.canvas.fps), encoder=encoding.label, thumbnail=thumb_final, captions=vtt,
+        seconds=seconds, segments=len(spans),
     )

@@ -13,7 +13,7 @@ from framefleet.assets.fetch import Fetcher
 from framefleet.compositor import captions as cap
 from framefleet.compositor import plan, probe
 from framefleet.compositor.canvas import Canvas
-from framefleet.compositor.render import media_sources, sources
+from framefleet.compositor.prepare import media_sources, sources
 from framefleet.compositor.spec import CaptionsClip, load_spec
 from framefleet.config import Settings
 from framefleet.errors import BadInput, BadMedia, FetchError, Problem, SpecError

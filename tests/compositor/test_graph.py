@@ -30,14 +30,15 @@ def test_one_video_clip_compiles_to_a_single_graph() -> None:
     args = args[8:]
     assert args[:4] == ["-f", "lavfi", "-i", "color=c=0x000000:s=1080x1920:r=30/1:d=3.000000"]
     # picture and sound are separate inputs, each blind to the other stream
-    assert args[4:10] == ["-an", "-ss", "1.000000", "-t", "2.066667", "-i"]
+    # the picture opens one frame early; the fps filter starts exactly at the trim point
+    assert args[4:10] == ["-an", "-ss", "0.966667", "-t", "2.100000", "-i"]
     assert args[11:17] == ["-ss", "1.000000", "-t", "2.066667", "-vn", "-i"]
     tail = args[args.index("-map"):]
     for pair in (["-f", "mp4"], ["-preset", "veryfast"], ["-crf", "23"], ["-vcodec", "libx264"], ["-acodec", "aac"]):
         assert any(tail[i:i + 2] == pair for i in range(len(tail))), pair
     assert tail[-1] == "/o/out.mp4"
     assert "-filter_complex" in args and args.count("-i") == 3
-    assert "[1:v]fps=fps=30/1[" in cmd.graph
+    assert "[1:v]fps=fps=30/1:start_time=0.033333[" in cmd.graph
     assert "crop=608:1080:656:0" in cmd.graph and "scale=1080:1920:flags=bicubic" in cmd.graph
     assert "setpts=N+0" in cmd.graph and "overlay=eof_action=pass:format=yuv420:x=0:y=0" in cmd.graph
     assert "[2:a]aresample=48000" in cmd.graph and "loudnorm" not in cmd.graph

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import ffmpeg
-
+from framefleet.compositor import ffgraph
 from framefleet.compositor.layers.base import Context, Stream
 from framefleet.compositor.plan import AudioItem
 
@@ -41,7 +40,7 @@ def _mix(streams: Sequence[Stream]) -> Stream | None:
         return None
     if len(streams) == 1:
         return streams[0]
-    return ffmpeg.filter(list(streams), "amix", inputs=len(streams), duration="longest", normalize=0,
+    return ffgraph.filter(list(streams), "amix", inputs=len(streams), duration="longest", normalize=0,
                          dropout_transition=0)
 
 
@@ -55,7 +54,7 @@ def build(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: boo
     if duck and voice is not None and music is not None:
         split = voice.filter_multi_output("asplit")
         voice, key = split[0], split[1]
-        music = ffmpeg.filter([music, key], "sidechaincompress", **DUCK)
+        music = ffgraph.filter([music, key], "sidechaincompress", **DUCK)
     mixed = _mix([s for s in (voice, effect, music) if s is not None])
     if mixed is None:
         return ctx.input(f"anullsrc=r={RATE}:cl=stereo", f="lavfi", t=f"{seconds:.6f}").audio

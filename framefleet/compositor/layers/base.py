@@ -7,13 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ffmpeg
-
-from framefleet.compositor import geometry
+from framefleet.compositor import ffgraph, geometry
 from framefleet.compositor.canvas import Canvas
 from framefleet.compositor.plan import VisualItem
 
-Stream = Any  # ffmpeg-python streams are untyped
+Stream = ffgraph.Stream
 
 
 @dataclass(frozen=True)
@@ -23,7 +21,12 @@ class Still:
     file: Path
     width: int
     height: int
-    concat: bool = False  # an ffconcat list of pictures with durations (captions)
+    #: For an ffconcat list of pictures (captions): each picture and how many frames it shows.
+    entries: tuple[tuple[Path, int], ...] = ()
+
+    @property
+    def concat(self) -> bool:
+        return bool(self.entries)
 
 
 class Source:
@@ -60,7 +63,7 @@ class Context:
     def input(self, file: Path | str, **options: Any) -> Source:
         key = (str(file), tuple(sorted(options.items())))
         if key not in self._inputs:
-            self._inputs[key] = ffmpeg.input(str(file), **options)
+            self._inputs[key] = ffgraph.input(str(file), **options)
         return Source(self, key)
 
     def take(self, key: tuple[Any, ...], kind: str) -> Stream:
@@ -76,7 +79,8 @@ class Context:
             self._splits[slot] = [split[i] for i in range(count)]
         return self._splits[slot][self.taken[slot] - 1]
 
-    def media_input(self, file: Path, *, kind: str, trim: float, frames: int, loop: bool) -> Source:
+    def media_input(self, file: Path, *, kind: str, trim: float, frames: int, loop: bool,
+                    lead: float = 0.0) -> Source:
         """A time-based source cut to the clip: fast seek to ``trim``, a little slack past the end
         (the filters cut to the exact frame).
 
@@ -85,7 +89,7 @@ class Context:
         demuxer reads its picture too, and every decoded frame waits in memory until the overlay
         reaches the clip's start.
         """
-        seconds = self.canvas.seconds(frames) + 2 / float(self.canvas.fps)
+        seconds = lead + self.canvas.seconds(frames) + 2 / float(self.canvas.fps)
         options: dict[str, Any] = {"an" if kind == "video" else "vn": None, "t": f"{seconds:.6f}"}
         if trim > 0:
             options["ss"] = f"{trim:.6f}"
@@ -134,7 +138,7 @@ def apply_motion(stream: Stream, item: VisualItem, canvas: Canvas) -> Stream:
     """Ken Burns effects and zoom transitions, sub-pixel smooth (``perspective``), on a stream that already
     has the clip's frames; frames are counted from the clip's first."""
     zin, zout = transition_frames(item, canvas, "zoom")
-    move = geometry.motion(getattr(item.clip, "effect", None), item.span.frames, zin, zout)
+    move = geometry.motion(getattr(item.clip, "effect", None), item.span.frames, zin, zout, first=item.skip)
     if move is None:
         return stream
     return stream.filter("perspective", eval="frame", interpolation="linear", **move.corners())

@@ -18,8 +18,8 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     canvas = ctx.canvas
     still = ctx.stills[item.path]
     stream = ctx.input(still.file, f="concat", safe=0).video.filter("format", "yuva420p")
-    stream = stream.filter("fps", fps=fps_filter(canvas)).filter("trim", end_frame=item.span.frames)
-    stream = stamp(stream, canvas, item.span.start)
+    stream = stream.filter("fps", fps=fps_filter(canvas)).filter("trim", end_frame=item.shown.frames)
+    stream = stamp(stream, canvas, item.shown.start)
     if clip.position is None:
         x, y = geometry.caption_anchor(canvas, still.width, still.height)
         x, y = x + round(clip.offset.x * canvas.width), y + round(clip.offset.y * canvas.height)

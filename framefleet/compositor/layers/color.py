@@ -13,18 +13,18 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     assert isinstance(clip, ColorClip)
     canvas = ctx.canvas
     fitted = geometry.fit(canvas.width, canvas.height, canvas, clip.fit, clip.scale)
-    seconds = canvas.seconds(item.span.frames)
+    seconds = canvas.seconds(item.shown.frames)
     if clip.color is not None:
         alpha = int(clip.color[7:9], 16) < 255
         spec = (f"color=c=0x{clip.color[1:]}:s={fitted.width}x{fitted.height}:r={fps_filter(canvas)}"
                 f":d={seconds:.6f}")
         stream = ctx.input(spec, f="lavfi").video.filter("format", "yuva420p" if alpha else "yuv420p")
-        stream = stream.filter("trim", end_frame=item.span.frames)
+        stream = stream.filter("trim", end_frame=item.shown.frames)
     else:
         still = ctx.stills[item.path]
         alpha = True
         stream = ctx.input(still.file).video.filter("format", "yuva420p")
-        stream = stream.filter("loop", loop=item.span.frames - 1, size=1, start=0)
-    stream = stamp(stream, canvas, item.span.start)
+        stream = stream.filter("loop", loop=item.shown.frames - 1, size=1, start=0)
+    stream = stamp(stream, canvas, item.shown.start)
     x, y = fitted_position(item, canvas, fitted.width, fitted.height)
     return finish(stream, item, canvas, width=fitted.width, height=fitted.height, has_alpha=alpha, x=x, y=y)

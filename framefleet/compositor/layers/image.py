@@ -33,7 +33,7 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     pixel_format = "yuva420p" if item.media.has_alpha else "yuv420p"
     if not has_motion(item, canvas):
         stream = stream.filter("scale", fitted.width, fitted.height, flags="bicubic").filter("format", pixel_format)
-        stream = stream.filter("loop", loop=item.span.frames - 1, size=1, start=0)
+        stream = stream.filter("loop", loop=item.shown.frames - 1, size=1, start=0)
     else:
         # The moving window is sampled at the picture's own resolution when it is smaller than the box
         # (most photos in a 1080p frame are not much larger), then scaled up once per frame: the same
@@ -42,11 +42,11 @@ def build(item: VisualItem, ctx: Context) -> Placed:
         k = min(1.0, source_w / fitted.width, source_h / fitted.height)
         work_w, work_h = geometry.even(fitted.width * k), geometry.even(fitted.height * k)
         stream = stream.filter("scale", work_w, work_h, flags="bicubic").filter("format", pixel_format)
-        stream = stream.filter("loop", loop=item.span.frames - 1, size=1, start=0)
+        stream = stream.filter("loop", loop=item.shown.frames - 1, size=1, start=0)
         stream = apply_motion(stream, item, canvas)
         if (work_w, work_h) != (fitted.width, fitted.height):
             stream = stream.filter("scale", fitted.width, fitted.height, flags="bicubic")
-    stream = stamp(stream, canvas, item.span.start)
+    stream = stamp(stream, canvas, item.shown.start)
     x, y = fitted_position(item, canvas, fitted.width, fitted.height)
     return finish(stream, item, canvas, width=fitted.width, height=fitted.height,
                   has_alpha=item.media.has_alpha, x=x, y=y)

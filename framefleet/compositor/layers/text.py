@@ -15,8 +15,8 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     if item.clip.scale != 1:
         width, height = geometry.even(width * item.clip.scale), geometry.even(height * item.clip.scale)
         stream = stream.filter("scale", width, height, flags="bicubic")
-    stream = stream.filter("loop", loop=item.span.frames - 1, size=1, start=0)
-    stream = stamp(stream, canvas, item.span.start)
+    stream = stream.filter("loop", loop=item.shown.frames - 1, size=1, start=0)
+    stream = stamp(stream, canvas, item.shown.start)
     margin = 0.0 if item.clip.position == "center" else geometry.TEXT_MARGIN
     x, y = fitted_position(item, canvas, width, height, margin=margin)
     return finish(stream, item, canvas, width=width, height=height, has_alpha=True, x=x, y=y)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from framefleet.compositor import geometry
+from framefleet.compositor.canvas import Canvas
 from framefleet.compositor.layers.base import (
     Context,
     Placed,
@@ -16,19 +17,39 @@ from framefleet.compositor.plan import VisualItem
 from framefleet.compositor.spec import VideoClip
 
 
+def _seek(item: VisualItem, canvas: Canvas) -> tuple[float, float]:
+    """Where to open the source, and how far past that point the first drawn frame lies.
+
+    The source is opened one output frame early and the ``fps`` filter starts at the wanted point, so
+    the frames it picks depend only on the source's timestamps relative to the clip's ``trim``: a
+    segment that starts mid-clip shows exactly the frames the one-piece render shows there.
+    """
+    clip = item.clip
+    assert isinstance(clip, VideoClip) and item.media is not None
+    target = clip.trim + canvas.seconds(item.skip)
+    length = item.media.duration
+    if clip.loop and length and target >= length:
+        target = (target - length) % length  # after the first pass a loop restarts at the file's start
+    seek = float(f"{max(0.0, target - 1 / float(canvas.fps)):.6f}")
+    return seek, target - seek
+
+
 def build(item: VisualItem, ctx: Context) -> Placed:
     clip = item.clip
     assert isinstance(clip, VideoClip) and item.file is not None and item.media is not None
     canvas = ctx.canvas
-    source = ctx.media_input(item.file, kind="video", trim=clip.trim, frames=item.span.frames, loop=clip.loop)
+    seek, lead = _seek(item, canvas)
+    frames = item.shown.frames
+    source = ctx.media_input(item.file, kind="video", trim=seek, frames=frames, loop=clip.loop, lead=lead)
     fitted = geometry.fit(item.media.width, item.media.height, canvas, clip.fit, clip.scale)
-    stream = source.video.filter("fps", fps=fps_filter(canvas)).filter("trim", end_frame=item.span.frames)
+    stream = source.video.filter("fps", fps=fps_filter(canvas), start_time=f"{lead:.6f}")
+    stream = stream.filter("trim", end_frame=frames)
     if fitted.crop:
         cx, cy, cw, ch = fitted.crop
         stream = stream.filter("crop", cw, ch, cx, cy)
     stream = stream.filter("scale", fitted.width, fitted.height, flags="bicubic")
     stream = apply_motion(stream, item, canvas)
-    stream = stamp(stream, canvas, item.span.start)
+    stream = stamp(stream, canvas, item.shown.start)
     x, y = fitted_position(item, canvas, fitted.width, fitted.height)
     return finish(stream, item, canvas, width=fitted.width, height=fitted.height,
                   has_alpha=item.media.has_alpha, x=x, y=y)

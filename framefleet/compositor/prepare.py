@@ -1,0 +1,112 @@
+"""fetch → prepare: a spec made ready to render (sources local and probed, plan built, pictures drawn).
+
+Every process that renders any part of a timeline (a whole render, one time segment, one chunk on a
+fleet worker, the join) starts from the same :class:`Timeline`, so all of them agree on every frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from framefleet.assets.fetch import Fetcher
+from framefleet.compositor import captions as cap
+from framefleet.compositor import encoders, plan, probe, raster
+from framefleet.compositor.encoders import Encoding
+from framefleet.compositor.probe import MediaInfo
+from framefleet.compositor.spec import AudioClip, CaptionsClip, ImageClip, RenderSpec, TextClip, VideoClip
+from framefleet.compositor.text import is_font_file
+from framefleet.config import Settings
+from framefleet.errors import FetchError, Problem, SpecError
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What rendering needs: the plan, the encoding, the local files and the drawn pictures."""
+
+    spec: RenderSpec
+    plan: plan.Plan
+    encoding: Encoding
+    files: Mapping[str, Path]
+    prepared: raster.Prepared
+    workdir: Path
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Local path → the source as the customer wrote it (errors name sources, never our paths)."""
+        return {str(path): src for src, path in self.files.items()}
+
+
+def sources(spec: RenderSpec) -> dict[str, list[str]]:
+    """Each distinct source (media, captions files, font files) with the JSON paths that use it."""
+    found: dict[str, list[str]] = {}
+    for path, clip in spec.clips():
+        src = getattr(clip, "src", None)
+        if src:
+            found.setdefault(src, []).append(f"{path}.src")
+        if isinstance(clip, TextClip) and is_font_file(clip.style.font):
+            found.setdefault(clip.style.font, []).append(f"{path}.style.font")
+        if isinstance(clip, CaptionsClip) and is_font_file(clip.font):
+            found.setdefault(clip.font, []).append(f"{path}.font")
+    if spec.soundtrack:
+        found.setdefault(spec.soundtrack.src, []).append("soundtrack.src")
+    return found
+
+
+def fetch_all(spec: RenderSpec, fetcher: Fetcher) -> dict[str, Path]:
+    """Fetch every source; all missing ones are reported together, each at its JSON path."""
+    files: dict[str, Path] = {}
+    problems: list[Problem] = []
+    for src, paths in sources(spec).items():
+        try:
+            files[src] = fetcher.fetch(src)
+        except FetchError as exc:
+            problems += [Problem(p, exc.message) for p in paths]
+    if problems:
+        raise SpecError(problems)
+    return files
+
+
+def media_sources(spec: RenderSpec) -> set[str]:
+    """The sources ffprobe must read (not captions files or fonts)."""
+    wanted = {c.src for _, c in spec.clips() if isinstance(c, VideoClip | ImageClip | AudioClip)}
+    if spec.soundtrack:
+        wanted.add(spec.soundtrack.src)
+    return wanted
+
+
+def probe_all(spec: RenderSpec, files: Mapping[str, Path], settings: Settings) -> dict[str, MediaInfo]:
+    wanted = sorted(media_sources(spec))
+    # ffprobe is mostly process start-up: probing in parallel makes many sources cost about one.
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(wanted)))) as pool:
+        infos = pool.map(lambda src: probe.probe(files[src], name=src, ffprobe=settings.ffprobe,
+                                                 cache_dir=settings.cache_dir), wanted)
+        return dict(zip(wanted, infos, strict=True))
+
+
+def caption_files(spec: RenderSpec, files: Mapping[str, Path]) -> dict[str, list[list[cap.TimedWord]]]:
+    out: dict[str, list[list[cap.TimedWord]]] = {}
+    for path, clip in spec.clips():
+        if isinstance(clip, CaptionsClip) and clip.src:
+            phrases = cap.load_file(files[clip.src])
+            if len(phrases) == 1 and files[clip.src].suffix.lower() not in (".srt", ".vtt"):
+                phrases = cap.group_phrases(phrases[0], clip.max_words)
+            out[path] = phrases
+    return out
+
+
+def plan_for(spec: RenderSpec, files: Mapping[str, Path], settings: Settings) -> plan.Plan:
+    return plan.build_plan(spec, media=probe_all(spec, files, settings), files=files,
+                           phrases=caption_files(spec, files), limits=settings.limits)
+
+
+def prepare(spec: RenderSpec, workdir: Path, *, settings: Settings, files: Mapping[str, Path]) -> Timeline:
+    """Probe, plan, choose the encoder and draw the pictures (into ``workdir``, which the caller owns)."""
+    timeline = plan_for(spec, files, settings)
+    out = spec.output
+    encoding = encoders.choose(out.format, out.quality, out.encoder or settings.encoder, float(out.fps),
+                               ffmpeg=settings.ffmpeg)
+    prepared = raster.prepare(timeline, workdir, fonts=files)
+    return Timeline(spec, timeline, encoding, files, prepared, workdir)
