@@ -19,7 +19,17 @@ from framefleet.compositor.geometry import even, fit
 from framefleet.compositor.layers.base import Still
 from framefleet.compositor.plan import Plan, VisualItem
 from framefleet.compositor.spec import CaptionsClip, ColorClip, TextClip
-from framefleet.compositor.text import Look, caption_image, find_font, is_font_file, pad_to, rgba, text_image
+from framefleet.compositor.text import (
+    Look,
+    caption_runs,
+    draw_runs,
+    find_font,
+    is_font_file,
+    layout_runs,
+    pad_to,
+    rgba,
+    text_image,
+)
 
 
 @dataclass
@@ -72,24 +82,30 @@ def _captions(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[st
                 background=rgba(clip.background) if clip.background else None,
                 padding=_px(24 if clip.background else 0, canvas))
     font = _font(clip.font, clip.bold, fonts)
-    pictures = [caption_image(s.words, s.active, style=clip.style, font_file=font,
-                              size=_px(clip.size, canvas) or 1, fill=rgba(clip.color),
-                              highlight=rgba(clip.highlight_color), look=look) for s in states]
-    width = even(max((p.width for p in pictures), default=2))
-    height = even(max((p.height for p in pictures), default=2))
+    # Durations are whole frames of the output grid, so every change lands exactly on a frame; states
+    # that fall outside the clip are never drawn.
+    shown = []
+    for state in states:
+        first, last = canvas.frame(state.start), min(canvas.frame(state.end), item.span.frames)
+        if last > first and first < item.span.frames:
+            runs = caption_runs(state.words, state.active, style=clip.style, font_file=font,
+                                size=_px(clip.size, canvas) or 1, fill=rgba(clip.color),
+                                highlight=rgba(clip.highlight_color))
+            shown.append((first, last, runs))
+    # Every state shares one picture size (one stream, one overlay), measured before anything is drawn;
+    # then each picture is drawn, written and dropped, so memory holds one picture, not thousands.
+    layouts = [layout_runs([runs], look) for _, _, runs in shown]
+    width = even(max((lay.width for lay in layouts), default=2))
+    height = even(max((lay.height for lay in layouts), default=2))
     blank = workdir / f"cap-{_slug(item.path)}-blank.png"
     Image.new("RGBA", (width, height), (0, 0, 0, 0)).save(blank)
-    # Durations are whole frames of the output grid, so every change lands exactly on a frame.
     entries: list[tuple[Path, int]] = []
     cursor = 0
-    for n, (state, picture) in enumerate(zip(states, pictures, strict=True)):
-        first, last = canvas.frame(state.start), min(canvas.frame(state.end), item.span.frames)
-        if last <= first or first >= item.span.frames:
-            continue
+    for n, (first, last, runs) in enumerate(shown):
         if first > cursor:
             entries.append((blank, first - cursor))
         file = workdir / f"cap-{_slug(item.path)}-{n:05d}.png"
-        pad_to(picture, width, height).save(file, compress_level=1)
+        draw_runs([runs], look, size=(width, height)).save(file, compress_level=1)
         entries.append((file, last - first))
         cursor = last
     if cursor < item.span.frames:

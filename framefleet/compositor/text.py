@@ -99,8 +99,20 @@ def _wrap(paragraphs: Sequence[Sequence[Run]], look: Look) -> list[list[Run]]:
     return lines
 
 
-def draw_runs(paragraphs: Sequence[Sequence[Run]], look: Look) -> Image.Image:
-    """Lay out words in lines and draw them (stroke, optional box) on a tight transparent image."""
+@dataclass(frozen=True)
+class Layout:
+    """Words placed in lines, measured but not drawn: sizing a thousand caption states costs no pixels."""
+
+    lines: list[list[Run]]
+    metrics: list[tuple[int, int, list[float], list[float], float]]  # ascent, descent, widths, spaces, width
+    heights: list[int]
+    text_width: float
+    width: int
+    height: int
+
+
+def layout_runs(paragraphs: Sequence[Sequence[Run]], look: Look) -> Layout:
+    """Lay out words in lines (wrapped to ``look.max_width``) and measure the picture they need."""
     lines = _wrap(paragraphs, look)
     stroke, pad = look.stroke_width, look.padding
     metrics = []
@@ -116,15 +128,28 @@ def draw_runs(paragraphs: Sequence[Sequence[Run]], look: Look) -> Image.Image:
                for i, (a, d, *_rest) in enumerate(metrics)]
     width = round(text_w) + 2 * (stroke + pad)
     height = sum(heights) + 2 * (stroke + pad)
-    image = Image.new("RGBA", (max(2, width), max(2, height)), (0, 0, 0, 0))
+    return Layout(lines, metrics, heights, text_w, max(2, width), max(2, height))
+
+
+def draw_runs(paragraphs: Sequence[Sequence[Run]], look: Look, *, size: tuple[int, int] | None = None
+              ) -> Image.Image:
+    """Draw words (stroke, optional box) on a tight transparent image, or centred on one of ``size``."""
+    layout = layout_runs(paragraphs, look)
+    stroke, pad = look.stroke_width, look.padding
+    width, height = layout.width, layout.height
+    image = Image.new("RGBA", size or (width, height), (0, 0, 0, 0))
+    left, top = ((size[0] - width) // 2, (size[1] - height) // 2) if size else (0, 0)
     draw = ImageDraw.Draw(image)
     if look.background:
         radius = int(min(width, height) * 0.12)
-        draw.rounded_rectangle([0, 0, width - 1, height - 1], radius=radius, fill=look.background)
-    y = stroke + pad
-    for line, (ascent, _descent, widths, spaces, line_w), line_h in zip(lines, metrics, heights, strict=True):
+        draw.rounded_rectangle([left, top, left + width - 1, top + height - 1], radius=radius,
+                               fill=look.background)
+    y = top + stroke + pad
+    text_w = layout.text_width
+    for line, (ascent, _descent, widths, spaces, line_w), line_h in zip(layout.lines, layout.metrics,
+                                                                           layout.heights, strict=True):
         free = text_w - line_w
-        x = stroke + pad + {"left": 0.0, "right": free}.get(look.align, free / 2)
+        x = left + stroke + pad + {"left": 0.0, "right": free}.get(look.align, free / 2)
         for i, run in enumerate(line):
             draw.text((x, y + ascent), run.text, font=run.font, fill=run.fill, anchor="ls",
                       stroke_width=stroke, stroke_fill=look.stroke_fill or run.fill)
@@ -147,6 +172,13 @@ def caption_image(words: Sequence[str], active: int, *, style: str, font_file: s
                   look: Look) -> Image.Image:
     """One caption state: ``bold-pop`` enlarges and colours the active word, ``karaoke`` colours the
     words spoken so far, ``word`` and ``clean`` draw plain text."""
+    return draw_runs([caption_runs(words, active, style=style, font_file=font_file, size=size, fill=fill,
+                                   highlight=highlight)], look)
+
+
+def caption_runs(words: Sequence[str], active: int, *, style: str, font_file: str, size: int,
+                 fill: tuple[int, int, int, int], highlight: tuple[int, int, int, int]) -> list[Run]:
+    """The words of one caption state with their fonts and colours (see :func:`caption_image`)."""
     base = _font(font_file, size)
     pop = _font(font_file, round(size * 1.18))
     runs = []
@@ -157,7 +189,7 @@ def caption_image(words: Sequence[str], active: int, *, style: str, font_file: s
             runs.append(Run(word, base, highlight))
         else:
             runs.append(Run(word, base, fill))
-    return draw_runs([runs], look)
+    return runs
 
 
 def pad_to(image: Image.Image, width: int, height: int) -> Image.Image:
