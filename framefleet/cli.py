@@ -132,7 +132,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     payload = _read_spec(args.spec)
     with _client() as client:
         job = client.submit(payload, type=args.type, tenant=args.tenant, webhook=args.webhook, metadata=metadata,
-                            idempotency_key=args.idempotency_key)
+                            idempotency_key=args.idempotency_key, chunks=args.chunks)
         if not args.wait:
             print(json.dumps(job))
             return EXIT_OK
@@ -208,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--webhook")
     p.add_argument("--metadata", help="JSON object echoed back on the job and its webhooks")
     p.add_argument("--idempotency-key")
+    p.add_argument("--chunks", type=int, help="render across this many workers at once (overrides output.chunks; "
+                                              "1 never splits)")
     p.add_argument("--wait", action="store_true", help="follow the job; exit 1 unless it completed")
     p.set_defaults(func=cmd_submit)
 

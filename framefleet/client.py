@@ -44,8 +44,10 @@ class Client:
 
     def submit(self, payload: dict[str, Any], *, type: str = "render", tenant: str = "default",
                webhook: str | None = None, metadata: dict[str, Any] | None = None,
-               idempotency_key: str | None = None) -> dict[str, Any]:
-        """Validate and enqueue a job; returns its JSON. Bad input raises before anything is queued."""
+               idempotency_key: str | None = None, chunks: int | None = None) -> dict[str, Any]:
+        """Validate and enqueue a job; returns its JSON. Bad input raises before anything is queued.
+
+        ``chunks`` (renders) splits the render across that many workers, overriding ``output.chunks``."""
         if type not in TYPES:
             raise BadInput(f"unknown job type {type!r} (one of {', '.join(TYPES)})")
         if webhook is not None and urlsplit(webhook).scheme not in ("http", "https"):
@@ -57,6 +59,10 @@ class Client:
             spec = load_spec(payload, limits=self.settings.limits)
             queue = "render_gpu" if spec.output.encoder == "gpu" else "render"
             payload = {"spec": payload}
+            if chunks is not None:
+                if not 1 <= chunks <= 64:
+                    raise BadInput("chunks must be between 1 and 64")
+                payload["chunks"] = chunks
         job = Job(id=new_id(), type=type, tenant=tenant, payload=payload, queue=queue, metadata=metadata or {},
                   idempotency_key=idempotency_key, webhook_url=webhook)
         stored, created = self.rt.store.create(job)

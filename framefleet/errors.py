@@ -14,6 +14,7 @@ stack traces) goes in ``detail``, which is logged and never shown::
     ├── RenderError                 code "internal"    the render itself broke
     │   └── FFmpegError             ffmpeg exited non-zero
     ├── Canceled                    code "canceled"
+    ├── HandedBack                  code "internal"    the worker shut down; the work is redelivered
     ├── Timeout                     code "timeout"
     ├── StorageError                code "internal"    object storage failed; transient, retried
     └── ProviderError               code "provider_error"
@@ -108,6 +109,12 @@ class Timeout(FramefleetError):
     """The job ran past its time limit."""
 
     code = "timeout"
+
+
+class HandedBack(FramefleetError):
+    """The worker shut down mid-work: the message goes back to the broker for another worker."""
+
+    transient = True
 
 
 class StorageError(FramefleetError):

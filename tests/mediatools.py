@@ -62,3 +62,24 @@ def band_rms_db(path: Path, freq: float, start: float, end: float) -> float:
                           "width_type=q:w=8,astats=measure_overall=RMS_level:measure_perchannel=none",
                           "-f", "null", "-"], capture_output=True, text=True, check=True).stderr
     return float(re.findall(r"RMS level dB:\s+(-?[\d.]+|-inf)", err)[-1].replace("-inf", "-120"))
+
+
+def gray_frames(path: Path, width: int, height: int) -> np.ndarray:
+    """Every frame, decoded, as grey levels (frames × height × width)."""
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width).astype(np.int16)
+
+
+def pcm(path: Path, channels: int = 2) -> np.ndarray:
+    """The sound, decoded to 48 kHz float samples (samples × channels)."""
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ar", "48000", "-ac",
+                          str(channels), "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.float32).reshape(-1, channels)
+
+
+def keyframes(path: Path) -> list[int]:
+    """Indexes of the video's keyframes, in presentation order."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=key_frame",
+                          "-of", "json", str(path)], capture_output=True, text=True, check=True).stdout
+    return [n for n, f in enumerate(json.loads(out)["frames"]) if f["key_frame"] == 1]

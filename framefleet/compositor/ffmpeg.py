@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 KILL_GRACE = 1.5
 _POLL = 0.05
+_DECODE_ERROR = re.compile(r"^Error while decoding stream #(\d+):\d+", re.M)
 _INPUT_ERROR = re.compile(r"^(?:\[[^\]]*\] )?(.+?): (Invalid data found when processing input|"
                           r"No such file or directory|End of file|moov atom not found)", re.M)
 
@@ -120,9 +121,26 @@ def run(argv: Sequence[str], *, total_seconds: float, on_progress: Callable[[flo
         for pipe in (proc.stdout, proc.stderr):
             if pipe:
                 pipe.close()
+    text = "\n".join(tail)
     if code != 0:
-        text = "\n".join(tail)
         raise _failure(code, text, sources or {})
+    broken = _undecodable(argv, text, sources or {})
+    if broken is not None:
+        raise BadMedia(f"{broken} cannot be decoded", detail=text[-4000:])
+
+
+def _undecodable(argv: Sequence[str], text: str, sources: dict[str, str]) -> str | None:
+    """The customer's name of a source ffmpeg failed to decode, though it went on and exited 0.
+
+    A picture that cannot be decoded simply vanishes from the output (its layer ends at once), so the
+    render would "succeed" without it: that is a bad source, not a success.
+    """
+    inputs = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-i"]
+    for match in _DECODE_ERROR.finditer(text):
+        index = int(match.group(1))
+        if index < len(inputs) and inputs[index] in sources:
+            return sources[inputs[index]]
+    return None
 
 
 def _failure(code: int, text: str, sources: dict[str, str]) -> Exception:

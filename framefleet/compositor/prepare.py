@@ -102,11 +102,14 @@ def plan_for(spec: RenderSpec, files: Mapping[str, Path], settings: Settings) ->
                            phrases=caption_files(spec, files), limits=settings.limits)
 
 
-def prepare(spec: RenderSpec, workdir: Path, *, settings: Settings, files: Mapping[str, Path]) -> Timeline:
-    """Probe, plan, choose the encoder and draw the pictures (into ``workdir``, which the caller owns)."""
+def prepare(spec: RenderSpec, workdir: Path, *, settings: Settings, files: Mapping[str, Path],
+            pictures: bool = True) -> Timeline:
+    """Probe, plan, choose the encoder and draw the pictures (into ``workdir``, which the caller owns).
+
+    Without ``pictures`` nothing is drawn (a join only mixes sound and needs the captions' cues)."""
     timeline = plan_for(spec, files, settings)
     out = spec.output
     encoding = encoders.choose(out.format, out.quality, out.encoder or settings.encoder, float(out.fps),
                                ffmpeg=settings.ffmpeg)
-    prepared = raster.prepare(timeline, workdir, fonts=files)
+    prepared = raster.prepare(timeline, workdir, fonts=files, pictures=pictures)
     return Timeline(spec, timeline, encoding, files, prepared, workdir)

@@ -66,7 +66,7 @@ def _text(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[str, P
 
 
 def _captions(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[str, Path],
-              prepared: Prepared) -> Still | None:
+              prepared: Prepared, *, pictures: bool = True) -> Still | None:
     clip = item.clip
     assert isinstance(clip, CaptionsClip)
     offset = canvas.seconds(item.span.start)
@@ -75,7 +75,7 @@ def _captions(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[st
     end = canvas.seconds(item.span.end)
     prepared.cues += [(offset + s.start, min(offset + s.end, end), " ".join(s.words))
                       for s in cue_source if offset + s.start < end]
-    if clip.style == "none":
+    if clip.style == "none" or not pictures:
         return None
     look = Look(max_width=round(clip.max_width * canvas.width), stroke_width=_px(clip.stroke_width, canvas),
                 stroke_fill=rgba(clip.stroke_color) if clip.stroke_color else None,
@@ -170,18 +170,22 @@ def _slug(path: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in path).strip("_")
 
 
-def prepare(plan: Plan, workdir: Path, *, fonts: Mapping[str, Path] | None = None) -> Prepared:
-    """Draw every still; ``fonts`` maps font files named in the spec to their fetched local copies."""
+def prepare(plan: Plan, workdir: Path, *, fonts: Mapping[str, Path] | None = None, pictures: bool = True
+            ) -> Prepared:
+    """Draw every still; ``fonts`` maps font files named in the spec to their fetched local copies.
+    Without ``pictures`` only the caption cues (for the ``.vtt`` sidecar) are worked out."""
     fonts = fonts or {}
     prepared = Prepared()
     for item in plan.visuals:
         clip = item.clip
-        if isinstance(clip, TextClip):
-            prepared.stills[item.path] = _text(item, plan.canvas, workdir, fonts)
-        elif isinstance(clip, CaptionsClip):
-            still = _captions(item, plan.canvas, workdir, fonts, prepared)
+        if isinstance(clip, CaptionsClip):
+            still = _captions(item, plan.canvas, workdir, fonts, prepared, pictures=pictures)
             if still is not None:
                 prepared.stills[item.path] = still
+        elif not pictures:
+            continue
+        elif isinstance(clip, TextClip):
+            prepared.stills[item.path] = _text(item, plan.canvas, workdir, fonts)
         elif isinstance(clip, ColorClip) and clip.gradient is not None:
             prepared.stills[item.path] = _gradient(item, plan.canvas, workdir)
     prepared.cues.sort()

@@ -100,6 +100,9 @@ class Output(Model):
     duration: float | None = Field(None, gt=0)
     thumbnail: Thumbnail | None = None
     loudness: float | None = Field(-14.0, ge=-70, le=-5, description="integrated LUFS; null leaves levels")
+    chunks: Literal["auto"] | Annotated[int, Field(ge=1, le=64)] = Field(
+        "auto", description="queued renders: split across this many workers; auto splits above "
+                            "FRAMEFLEET_CHUNK_SECONDS; 1 never splits")
 
 
 class _Clip(Model):

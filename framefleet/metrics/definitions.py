@@ -16,6 +16,8 @@ QUEUE_WAIT = Histogram("framefleet_queue_wait_seconds", "Seconds from enqueue to
                        buckets=DURATION_BUCKETS)
 SPEED = Histogram("framefleet_render_speed_ratio", "Output seconds rendered per wall second.", ["encoder"],
                   buckets=SPEED_BUCKETS)
+CHUNKS = Counter("framefleet_chunks", "Chunks of split renders by outcome (completed, failed, canceled, "
+                 "retried).", ["status"])
 WEBHOOKS = Counter("framefleet_webhook_deliveries", "Webhook delivery attempts by outcome.", ["outcome"])
 LAST_SUCCESS = Gauge("framefleet_last_success_timestamp_seconds", "Unix time of the last completed job.",
                      multiprocess_mode="max")

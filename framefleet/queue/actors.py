@@ -46,6 +46,9 @@ class Actors:
     render_gpu: Any
     generate: Any
     webhooks: Any
+    #: Chunks and joins of split renders, on the same queues as the renders they belong to.
+    chunks: dict[str, Any]
+    joins: dict[str, Any]
 
     def for_queue(self, queue: str) -> Any:
         return {"render": self.render, "render_gpu": self.render_gpu, "generate": self.generate}[queue]
@@ -74,6 +77,21 @@ def declare(broker: dramatiq.Broker, *, render_time_limit_s: float = 3600.0,
 
             settle(runtime(), job_id, "failed", error={"code": "timeout", "message": "the render took too long"})
 
+    def render_chunk(job_id: str, index: int) -> None:
+        from framefleet.worker.chunks import run_chunk
+
+        try:
+            run_chunk(runtime(), job_id, index, last_try=_last_try(RENDER_RETRIES), time_limit=render_time_limit_s)
+        except TimeLimitExceeded:
+            from framefleet.worker.lifecycle import settle
+
+            settle(runtime(), job_id, "failed", error={"code": "timeout", "message": "the render took too long"})
+
+    def render_join(job_id: str) -> None:
+        from framefleet.worker.chunks import run_join
+
+        run_join(runtime(), job_id, last_try=_last_try(RENDER_RETRIES), time_limit=render_time_limit_s)
+
     def generate_job(job_id: str) -> None:
         from framefleet.worker.generate import run_generation
 
@@ -97,16 +115,20 @@ def declare(broker: dramatiq.Broker, *, render_time_limit_s: float = 3600.0,
             if not last:
                 raise
 
-    def make(fn: Any, queue: str, **options: Any) -> Any:
-        return dramatiq.actor(broker=broker, actor_name=queue, queue_name=queue, **options)(fn)
+    def make(fn: Any, queue: str, name: str | None = None, **options: Any) -> Any:
+        return dramatiq.actor(broker=broker, actor_name=name or queue, queue_name=queue, **options)(fn)
 
-    job_options = {"max_retries": RENDER_RETRIES, "time_limit": limit_ms, "min_backoff": 2000}
+    job_options: dict[str, Any] = {"max_retries": RENDER_RETRIES, "time_limit": limit_ms, "min_backoff": 2000}
     actors = Actors(
         render=make(render_job, "render", **job_options),
         render_gpu=make(render_job, "render_gpu", **job_options),
         generate=make(generate_job, "generate", **job_options),
         webhooks=make(deliver_webhook, "webhooks", max_retries=WEBHOOK_RETRIES, min_backoff=webhook_min_backoff_ms,
                       max_backoff=6 * 3600 * 1000, time_limit=60_000),
+        chunks={queue: make(render_chunk, queue, name=f"{queue}_chunk", **job_options)
+                for queue in ("render", "render_gpu")},
+        joins={queue: make(render_join, queue, name=f"{queue}_join", **job_options)
+               for queue in ("render", "render_gpu")},
     )
     broker._framefleet_actors = actors  # type: ignore[attr-defined]
     return actors

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +59,9 @@ class Job:
     #: Who runs it and until when that claim holds without a refresh (at-least-once delivery guard).
     worker: str | None = None
     lease_until: float = 0.0
+    #: A render split across workers (SPEC §7): ``total``, the frame ``spans`` of each chunk, the indexes
+    #: ``done`` and each chunk's ``progress``. None for a job rendered in one place.
+    chunks: dict[str, Any] | None = None
 
     @property
     def terminal(self) -> bool:
@@ -71,6 +75,7 @@ class Job:
             "started_at": iso(self.started_at), "finished_at": iso(self.finished_at), "attempts": self.attempts,
             "result": self.result, "error": self.error, "metadata": self.metadata,
             "idempotency_key": self.idempotency_key,
+            **({"chunks": {"total": self.chunks["total"], "done": len(self.chunks["done"])}} if self.chunks else {}),
         }
 
     def dump(self) -> dict[str, Any]:
@@ -103,6 +108,11 @@ class JobStore(ABC):
                    lease_free: bool = False, **changes: Any) -> Job | None:
         """Atomically move to ``status`` if the current status is in ``allowed`` (and, with ``lease_free``,
         no worker's lease on the job is still running); None otherwise."""
+
+    @abstractmethod
+    def modify(self, job_id: str, change: Callable[[Job], bool]) -> Job | None:
+        """Atomically read the job, let ``change`` edit it in place, and write it back; when ``change``
+        returns False nothing is written and None is returned (as for a missing job)."""
 
     @abstractmethod
     def recent(self, *, tenant: str | None = None, limit: int = 100) -> list[Job]:

@@ -38,6 +38,14 @@ class Storage(ABC):
         """Download ``key`` to ``target``; raises :class:`FetchError` when it does not exist."""
 
     @abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` holds an object (a chunk already rendered by an earlier delivery)."""
+
+    @abstractmethod
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix`` (a job's chunk files); returns how many went."""
+
+    @abstractmethod
     def url(self, key: str) -> str:
         """A URL for ``key`` (presigned for S3)."""
 

@@ -40,6 +40,17 @@ class LocalStorage(Storage):
         shutil.copyfile(source, target)
         return target
 
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete_prefix(self, prefix: str) -> int:
+        folder = self._path(prefix)
+        if folder == self.root:
+            raise StorageError("refusing to delete the whole store")
+        count = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+        shutil.rmtree(folder, ignore_errors=True)
+        return count
+
     def url(self, key: str) -> str:
         return self._path(key).as_uri()
 

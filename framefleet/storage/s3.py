@@ -63,6 +63,34 @@ class S3Storage(Storage):
             raise StorageError("object storage failed", detail=str(exc)) from None
         return target
 
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise StorageError("object storage failed", detail=str(exc)) from None
+        except BotoCoreError as exc:
+            raise StorageError("object storage failed", detail=str(exc)) from None
+        return True
+
+    def delete_prefix(self, prefix: str) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        full = self._key(prefix.rstrip("/") + "/")
+        count = 0
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                    count += len(keys)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError("object storage failed", detail=str(exc)) from None
+        return count
+
     def url(self, key: str) -> str:
         return str(self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=self.url_ttl))

@@ -127,6 +127,11 @@ def settle(rt: Runtime, job_id: str, status: str, **changes: Any) -> Job | None:
     job = rt.store.finish(job_id, status, lease_until=0.0, **changes)
     if job is None:
         return None
+    if job.chunks is not None:  # a split render: its chunk files never outlive it
+        try:
+            rt.storage.delete_prefix(f"{job.tenant}/{job.id}/chunks")
+        except Exception:
+            log.warning("chunk files of job %s could not be deleted", job_id, exc_info=True)
     m.JOBS.labels(job.type, status).inc()
     log.info("%s job %s%s", job.type, status, f" ({job.error['code']}: {job.error['message']})" if job.error else "")
     if status == "completed":
@@ -153,8 +158,9 @@ def failure(exc: FramefleetError) -> dict[str, str]:
 
 
 #: The work of one job type: given the claimed job, its watch and a work folder, produce the job's
-#: ``result`` and the seconds of output it made.
-Body = Callable[[Job, Watch, Path], tuple[dict[str, Any], float]]
+#: ``result`` and the seconds of output it made, or None when the work goes on in other messages
+#: (a render split into chunks), which settle the job themselves.
+Body = Callable[[Job, Watch, Path], tuple[dict[str, Any], float] | None]
 
 
 def run_job(rt: Runtime, job_id: str, body: Body, *, what: str, last_try: bool = True) -> None:
@@ -175,7 +181,10 @@ def run_job(rt: Runtime, job_id: str, body: Body, *, what: str, last_try: bool =
         work = Path(tempfile.mkdtemp(dir=rt.work_root, prefix=f"{job_id}-"))
         try:
             with watch.running():
-                result, seconds = body(job, watch, work)
+                outcome = body(job, watch, work)
+            if outcome is None:
+                return
+            result, seconds = outcome
             settle(rt, job_id, "completed", result=result, output_seconds=seconds, stage="upload")
         except Canceled:
             if watch.reason == "hand_back":

@@ -53,8 +53,17 @@ def build_runtime(settings: Settings) -> tuple[Runtime, dramatiq.Broker, Actors]
         else:
             actor.send(job_id)
 
+    def dispatch_chunks(queue: str, job_id: str, count: int) -> None:
+        messages = [actors.chunks[queue].message(job_id, index) for index in range(count)]
+        dramatiq.group(messages, broker=broker).run()  # type: ignore[no-untyped-call]
+
+    def dispatch_join(queue: str, job_id: str) -> None:
+        actors.joins[queue].send(job_id)
+
     rt.enqueue = enqueue
     rt.notify = actors.webhooks.send
+    rt.dispatch_chunks = dispatch_chunks
+    rt.dispatch_join = dispatch_join
     attach(broker, rt)
     return rt, broker, actors
 

@@ -28,6 +28,10 @@ class Runtime:
     enqueue: Any = None
     #: Sends a webhook (url, body) to the webhooks queue.
     notify: Any = None
+    #: Sends the chunks of a split render (queue, job id, chunk count) as one Dramatiq group.
+    dispatch_chunks: Any = None
+    #: Sends the join of a split render (queue, job id).
+    dispatch_join: Any = None
     #: Set when the grace period after SIGTERM is over: running jobs stop and are handed back.
     hand_back: threading.Event = field(default_factory=threading.Event)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from framefleet.compositor import ffmpeg
 from framefleet.errors import BadMedia, Canceled, FFmpegError, Timeout
@@ -66,3 +68,16 @@ def test_failures_map_to_error_codes(tmp_path: os.PathLike[str]) -> None:
         ffmpeg.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "nosuchfilter", "-f", "null",
                     "-"], total_seconds=1)
     assert not _alive(999999)
+
+
+def test_a_picture_that_cannot_be_decoded_is_bad_media_though_ffmpeg_exits_0(tmp_path: Path) -> None:
+    Image.new("RGB", (64, 32), (255, 0, 0)).save(tmp_path / "ok.png")
+    data = bytearray((tmp_path / "ok.png").read_bytes())
+    start = data.index(b"IDAT") + 8
+    data[start:-12] = bytes(b ^ 0x5A for b in data[start:-12])  # the header stays readable, the pixels do not
+    (tmp_path / "bad.png").write_bytes(bytes(data))
+    argv = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=black:s=64x32:d=0.2",
+            "-i", str(tmp_path / "bad.png"), "-filter_complex", "[1:v]loop=loop=5:size=1[i];[0:v][i]overlay",
+            "-f", "null", "-"]
+    with pytest.raises(BadMedia, match=r"photo\.png cannot be decoded"):
+        ffmpeg.run(argv, total_seconds=0.2, sources={str(tmp_path / "bad.png"): "photo.png"})

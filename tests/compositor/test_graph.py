@@ -1,81 +1,524 @@
-"""The compiled ffmpeg command, checked as arguments: no process runs here."""
+"""The compiled ffmpeg command, checked as arguments: no process runs here.
+
+The golden tests spell out the whole argument list and the whole filter graph of a few representative
+plans, one filter per line. When one breaks, read the new command before updating it: every number in
+it is explained by the comments (frames, seconds, sizes), and a golden that snapshots a bug is worse
+than none.
+"""
 
 from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
-from framefleet.compositor import encoders, graph
+from framefleet.compositor import graph
+from framefleet.compositor.encoders import Encoding
 from framefleet.compositor.layers.base import Still
-from framefleet.compositor.plan import build_plan
+from framefleet.compositor.plan import Plan, Span, build_plan
 from framefleet.compositor.probe import MediaInfo
 from framefleet.compositor.spec import load_spec
 
 VIDEO = MediaInfo(duration=10.0, width=1920, height=1080, has_video=True, has_audio=True)
-CPU = encoders.Encoding("mp4", "libx264", "aac", {"preset": "veryfast", "crf": 23})
+MUSIC = MediaInfo(duration=3.0, has_audio=True)
+PHOTO = MediaInfo(duration=None, width=800, height=600, has_video=True, is_image=True)
+MEDIA = {"a.mp4": VIDEO, "m.mp3": MUSIC, "p.jpg": PHOTO}
+FILES = {src: Path("/m") / src for src in MEDIA}
+
+#: A short mp4 encoding; MP4, GIF and MP3 are what ``encoders.choose(fmt, "standard", "cpu", 30)`` gives.
+CPU = Encoding("mp4", "libx264", "aac", {"preset": "veryfast", "crf": 23})
+MP4 = Encoding("mp4", "libx264", "aac", {
+    "preset": "veryfast", "crf": 23, "profile:v": "high", "b:a": "192k", "ar": 48000, "ac": 2,
+    "movflags": "+faststart", "pix_fmt": "yuv420p", "g": 60,
+})
+GIF = Encoding("gif", "gif", None, {"loop": 0})
+MP3 = Encoding("mp3", None, "libmp3lame", {"b:a": "192k", "ar": 48000, "ac": 2})
+
+#: Every command starts with these: quiet, progress on stdout, overwrite the temporary output.
+GLOBAL = ("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-progress", "pipe:1", "-y")
+#: The short mp4 encoding's output options, as ffmpeg gets them (format first, then sorted).
+CPU_OUT = ("-f", "mp4", "-acodec", "aac", "-crf", "23", "-preset", "veryfast", "-vcodec", "libx264")
+#: The sound of a plan with no audio at all: silence exactly as long as the output.
+SILENCE = "anullsrc=r=48000:cl=stereo"
 
 
-def compile_spec(raw: dict, stills: dict | None = None) -> graph.Command:
-    spec = load_spec(raw)
-    plan = build_plan(spec, media={"a.mp4": VIDEO, "m.mp3": MediaInfo(duration=3.0, has_audio=True)},
-                      files={"a.mp4": Path("/m/a.mp4"), "m.mp3": Path("/m/m.mp3")})
-    return graph.compile_command(plan, stills=stills or {}, encoding=CPU, output=Path("/o/out.mp4"))
+def plan_of(raw: dict[str, Any]) -> Plan:
+    return build_plan(load_spec(raw), media=MEDIA, files=FILES)
 
 
-def test_one_video_clip_compiles_to_a_single_graph() -> None:
+def compile_spec(raw: dict[str, Any], stills: dict[str, Still] | None = None, *, encoding: Encoding = CPU,
+                 output: str = "/o/out.mp4", **thumbnail: Any) -> graph.Command:
+    return graph.compile_command(plan_of(raw), stills=stills or {}, encoding=encoding, output=Path(output),
+                                 **thumbnail)
+
+
+def chain(*filters: str) -> str:
+    """A filter graph written one filter per line."""
+    return ";".join(filters)
+
+
+def test_one_video_clip() -> None:
+    # 1920x1080 source, trimmed at 1 s, 2 s (60 frames) long, cover-fitted into 1080x1920.
     cmd = compile_spec({"output": {"preset": "tiktok", "loudness": None},
                         "tracks": [{"clips": [{"type": "video", "src": "a.mp4", "trim": 1, "length": 2}]}]})
-    args = list(cmd.args)
-    assert args[:8] == ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-progress", "pipe:1", "-y"]
-    args = args[8:]
-    assert args[:4] == ["-f", "lavfi", "-i", "color=c=0x000000:s=1080x1920:r=30/1:d=3.000000"]
-    # picture and sound are separate inputs, each blind to the other stream
-    # the picture opens one frame early; the fps filter starts exactly at the trim point
-    assert args[4:10] == ["-an", "-ss", "0.966667", "-t", "2.100000", "-i"]
-    assert args[11:17] == ["-ss", "1.000000", "-t", "2.066667", "-vn", "-i"]
-    tail = args[args.index("-map"):]
-    for pair in (["-f", "mp4"], ["-preset", "veryfast"], ["-crf", "23"], ["-vcodec", "libx264"], ["-acodec", "aac"]):
-        assert any(tail[i:i + 2] == pair for i in range(len(tail))), pair
-    assert tail[-1] == "/o/out.mp4"
-    assert "-filter_complex" in args and args.count("-i") == 3
-    assert "[1:v]fps=fps=30/1:start_time=0.033333[" in cmd.graph
-    assert "crop=608:1080:656:0" in cmd.graph and "scale=1080:1920:flags=bicubic" in cmd.graph
-    assert "setpts=N+0" in cmd.graph and "overlay=eof_action=pass:format=yuv420:x=0:y=0" in cmd.graph
-    assert "[2:a]aresample=48000" in cmd.graph and "loudnorm" not in cmd.graph
+    expected = chain(
+        # the background: 60 frames of the output's colour
+        "[0:v]format=yuv420p[s0]",
+        "[s0]trim=end_frame=60[s1]",
+        # opened one frame (1/30 s) before the trim, so the fps filter starts 0.033333 s in
+        "[1:v]fps=fps=30/1:start_time=0.033333[s2]",
+        "[s2]trim=end_frame=60[s3]",
+        # cover: the centre 608x1080 of the source (1080 * 9/16 = 607.5 → 608), from x = (1920 - 608) / 2
+        "[s3]crop=608:1080:656:0[s4]",
+        "[s4]scale=1080:1920:flags=bicubic[s5]",
+        "[s5]settb=1/30[s6]",
+        "[s6]setpts=N+0[s7]",
+        "[s1][s7]overlay=eof_action=pass:format=yuv420:x=0:y=0[s8]",
+        "[2:a]aresample=48000[s9]",
+        "[s9]aformat=channel_layouts=stereo:sample_fmts=fltp[s10]",
+        "[s10]atrim=end=2.000000[s11]",
+        "[s11]asetpts=PTS-STARTPTS[s12]",
+        "[s12]apad=whole_dur=2.000000[s13]",
+        "[s13]atrim=end=2.000000[s14]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "lavfi", "-i", "color=c=0x000000:s=1080x1920:r=30/1:d=3.000000",
+        # picture and sound are separate inputs, each blind to the other stream;
+        # the picture reads lead + 2 s + 2 frames of slack, the sound 2 s + 2 frames
+        "-an", "-ss", "0.966667", "-t", "2.100000", "-i", "/m/a.mp4",
+        "-ss", "1.000000", "-t", "2.066667", "-vn", "-i", "/m/a.mp4",
+        "-filter_complex", expected,
+        "-map", "[s8]", "-map", "[s14]",
+        *CPU_OUT,
+        "/o/out.mp4",
+    )
+
+
+def test_colour_clip() -> None:
+    # Half the frame (fill, scale 0.5), bottom right, at half opacity; no sound anywhere, so the mix is
+    # silence even though the output asks for loudness normalisation.
+    cmd = compile_spec({"tracks": [{"clips": [{"type": "color", "color": "#3366ff", "length": 1, "scale": 0.5,
+                                               "position": "bottom_right", "opacity": 0.5}]}]})
+    expected = chain(
+        "[0:v]format=yuv420p[s0]",
+        "[s0]trim=end_frame=30[s1]",
+        "[1:v]format=yuv420p[s2]",
+        "[s2]trim=end_frame=30[s3]",
+        "[s3]settb=1/30[s4]",
+        "[s4]setpts=N+0[s5]",
+        "[s5]format=yuva420p[s6]",
+        "[s6]lut=a=val*0.5000[s7]",
+        "[s1][s7]overlay=eof_action=pass:format=yuv420:x=960:y=540[s8]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "lavfi", "-i", "color=c=0x000000:s=1920x1080:r=30/1:d=2.000000",
+        "-f", "lavfi", "-i", "color=c=0x3366ffff:s=960x540:r=30/1:d=1.000000",
+        "-f", "lavfi", "-t", "1.000000", "-i", SILENCE,
+        "-filter_complex", expected,
+        "-map", "[s8]", "-map", "2:a",
+        *CPU_OUT,
+        "/o/out.mp4",
+    )
+
+
+def test_image_with_a_ken_burns_zoom() -> None:
+    # An 800x600 photo covers 1920x1080: its centre 800x450 (y from 75) is the picture. The zoom is sampled
+    # at that size (smaller than the frame) and scaled up once per frame. Zoom 1 → 1.25 over frames 0..59.
+    cmd = compile_spec({"tracks": [{"clips": [{"type": "image", "src": "p.jpg", "length": 2, "effect": "zoom_in"}]}]})
+    expected = chain(
+        "[0:v]format=yuv420p[s0]",
+        "[s0]trim=end_frame=60[s1]",
+        "[1:v]crop=800:450:0:75[s2]",
+        "[s2]scale=800:450:flags=bicubic[s3]",
+        "[s3]format=yuv420p[s4]",
+        "[s4]loop=loop=59:size=1:start=0[s5]",
+        "[s5]perspective=eval=frame:interpolation=linear"
+        ":x0=(W-W/((1+0.25*((in-1)/59))))*0.5"
+        ":x1=((W-W/((1+0.25*((in-1)/59))))*0.5+W/((1+0.25*((in-1)/59))))"
+        ":x2=(W-W/((1+0.25*((in-1)/59))))*0.5"
+        ":x3=((W-W/((1+0.25*((in-1)/59))))*0.5+W/((1+0.25*((in-1)/59))))"
+        ":y0=(H-H/((1+0.25*((in-1)/59))))*0.5"
+        ":y1=(H-H/((1+0.25*((in-1)/59))))*0.5"
+        ":y2=((H-H/((1+0.25*((in-1)/59))))*0.5+H/((1+0.25*((in-1)/59))))"
+        ":y3=((H-H/((1+0.25*((in-1)/59))))*0.5+H/((1+0.25*((in-1)/59))))"
+        "[s6]",
+        "[s6]scale=1920:1080:flags=bicubic[s7]",
+        "[s7]settb=1/30[s8]",
+        "[s8]setpts=N+0[s9]",
+        "[s1][s9]overlay=eof_action=pass:format=yuv420:x=0:y=0[s10]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "lavfi", "-i", "color=c=0x000000:s=1920x1080:r=30/1:d=3.000000",
+        "-i", "/m/p.jpg",
+        "-f", "lavfi", "-t", "2.000000", "-i", SILENCE,
+        "-filter_complex", expected,
+        "-map", "[s10]", "-map", "2:a",
+        *CPU_OUT,
+        "/o/out.mp4",
+    )
+
+
+def test_text_still_with_a_fade_in_and_a_slide_out() -> None:
+    # 25 fps; the clip is frames 25..74 (1 s to 3 s). A 200x100 still at the top: x = (1080 - 200) / 2,
+    # y = 5 % of 1920. Fade in over 1.0..1.4 s; slide out to the left (to x = -200) over 2.6..3.0 s.
+    raw = {"output": {"preset": "tiktok", "fps": 25}, "tracks": [{"clips": [
+        {"type": "text", "text": "Hi", "start": 1, "length": 2, "position": "top",
+         "transition": {"in": "fade", "out": "slide_left", "duration": 0.4}}]}]}
+    cmd = compile_spec(raw, {"tracks[0].clips[0]": Still(Path("/w/t.png"), 200, 100)})
+    expected = chain(
+        "[0:v]format=yuv420p[s0]",
+        "[s0]trim=end_frame=75[s1]",
+        "[1:v]format=yuva420p[s2]",
+        "[s2]loop=loop=49:size=1:start=0[s3]",
+        "[s3]settb=1/25[s4]",
+        "[s4]setpts=N+25[s5]",
+        "[s5]format=yuva420p[s6]",
+        "[s6]fade=alpha=1:d=0.400000:st=1.000000:t=in[s7]",
+        # the expression's commas are escaped for the graph
+        r"[s1][s7]overlay=eof_action=pass:format=yuv420:x=(440+(-200-(440))*pow(clip((t-2.6)/0.4\,0\,1)\,3)):y=96[s8]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "lavfi", "-i", "color=c=0x000000:s=1080x1920:r=25/1:d=4.000000",
+        "-i", "/w/t.png",
+        "-f", "lavfi", "-t", "3.000000", "-i", SILENCE,
+        "-filter_complex", expected,
+        "-map", "[s8]", "-map", "2:a",
+        *CPU_OUT,
+        "/o/out.mp4",
+    )
+
+
+def test_captions_are_one_ffconcat_still() -> None:
+    # Words up to 1.5 s: 45 frames. The caption pictures (900x200) are centred, their middle at 70 % of
+    # the portrait frame's height: y = 1344 - 100.
+    raw = {"output": {"preset": "tiktok"}, "tracks": [{"clips": [
+        {"type": "captions", "words": [{"text": "Hello", "start": 0, "end": 0.5},
+                                       {"text": "there", "start": 0.5, "end": 1.5}]}]}]}
+    still = Still(Path("/w/captions.ffconcat"), 900, 200, entries=((Path("/w/c0.png"), 15), (Path("/w/c1.png"), 30)))
+    cmd = compile_spec(raw, {"tracks[0].clips[0]": still})
+    expected = chain(
+        "[0:v]format=yuv420p[s0]",
+        "[s0]trim=end_frame=45[s1]",
+        "[1:v]format=yuva420p[s2]",
+        "[s2]fps=fps=30/1[s3]",
+        "[s3]trim=end_frame=45[s4]",
+        "[s4]settb=1/30[s5]",
+        "[s5]setpts=N+0[s6]",
+        "[s6]format=yuva420p[s7]",
+        "[s1][s7]overlay=eof_action=pass:format=yuv420:x=90:y=1244[s8]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "lavfi", "-i", "color=c=0x000000:s=1080x1920:r=30/1:d=2.500000",
+        "-f", "concat", "-safe", "0", "-i", "/w/captions.ffconcat",
+        "-f", "lavfi", "-t", "1.500000", "-i", SILENCE,
+        "-filter_complex", expected,
+        "-map", "[s8]", "-map", "2:a",
+        *CPU_OUT,
+        "/o/out.mp4",
+    )
+
+
+def test_the_same_clip_twice_is_decoded_once_and_split() -> None:
+    # Untrimmed: no seek, and the fps filter starts at 0. The second copy is half size, bottom right.
+    clip = {"type": "video", "src": "a.mp4", "length": 1}
+    cmd = compile_spec({"output": {"loudness": None}, "tracks": [
+        {"clips": [clip]}, {"clips": [{**clip, "start": 0, "scale": 0.5, "position": "bottom_right"}]}]})
+    expected = chain(
+        "[0:v]format=yuv420p[s0]",
+        "[s0]trim=end_frame=30[s1]",
+        "[1:v]split=2[s2][s3]",
+        "[s2]fps=fps=30/1:start_time=0.000000[s4]",
+        "[s4]trim=end_frame=30[s5]",
+        "[s5]scale=1920:1080:flags=bicubic[s6]",
+        "[s6]settb=1/30[s7]",
+        "[s7]setpts=N+0[s8]",
+        "[s1][s8]overlay=eof_action=pass:format=yuv420:x=0:y=0[s9]",
+        "[s3]fps=fps=30/1:start_time=0.000000[s10]",
+        "[s10]trim=end_frame=30[s11]",
+        "[s11]scale=960:540:flags=bicubic[s12]",
+        "[s12]settb=1/30[s13]",
+        "[s13]setpts=N+0[s14]",
+        "[s9][s14]overlay=eof_action=pass:format=yuv420:x=960:y=540[s15]",
+        "[2:a]asplit=2[s16][s17]",
+        "[s16]aresample=48000[s18]",
+        "[s18]aformat=channel_layouts=stereo:sample_fmts=fltp[s19]",
+        "[s19]atrim=end=1.000000[s20]",
+        "[s20]asetpts=PTS-STARTPTS[s21]",
+        "[s17]aresample=48000[s22]",
+        "[s22]aformat=channel_layouts=stereo:sample_fmts=fltp[s23]",
+        "[s23]atrim=end=1.000000[s24]",
+        "[s24]asetpts=PTS-STARTPTS[s25]",
+        "[s21][s25]amix=dropout_transition=0:duration=longest:inputs=2:normalize=0[s26]",
+        "[s26]apad=whole_dur=1.000000[s27]",
+        "[s27]atrim=end=1.000000[s28]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "lavfi", "-i", "color=c=0x000000:s=1920x1080:r=30/1:d=2.000000",
+        "-an", "-t", "1.066667", "-i", "/m/a.mp4",
+        "-t", "1.066667", "-vn", "-i", "/m/a.mp4",
+        "-filter_complex", expected,
+        "-map", "[s15]", "-map", "[s28]",
+        *CPU_OUT,
+        "/o/out.mp4",
+    )
+
+
+def test_ducking_and_loudness() -> None:
+    # A voice from 1 s to 5 s with fades; the music (3 s, trimmed at 0.5 s) loops under the whole 5 s,
+    # at 0.3, ducked by the voice, which is delayed before it is split so the key lines up with it.
+    cmd = compile_spec({"output": {"loudness": -16},
+                        "tracks": [{"clips": [{"type": "audio", "src": "a.mp4", "start": 1, "length": 4,
+                                               "fade_in": 0.5, "fade_out": 1}]}],
+                        "soundtrack": {"src": "m.mp3", "duck": True, "volume": 0.3, "trim": 0.5}})
+    expected = chain(
+        "[0:v]format=yuv420p[s0]",
+        "[s0]trim=end_frame=150[s1]",
+        "[1:a]aresample=48000[s2]",
+        "[s2]aformat=channel_layouts=stereo:sample_fmts=fltp[s3]",
+        "[s3]atrim=end=4.000000[s4]",
+        "[s4]asetpts=PTS-STARTPTS[s5]",
+        "[s5]afade=d=0.5000:st=0:t=in[s6]",
+        "[s6]afade=d=1.0000:st=3.0000:t=out[s7]",
+        "[s7]adelay=all=1:delays=1000[s8]",
+        "[s8]asplit=2[s9][s10]",
+        "[2:a]aresample=48000[s11]",
+        "[s11]aformat=channel_layouts=stereo:sample_fmts=fltp[s12]",
+        "[s12]atrim=end=5.000000[s13]",
+        "[s13]asetpts=PTS-STARTPTS[s14]",
+        "[s14]volume=0.3000[s15]",
+        "[s15][s10]sidechaincompress=attack=20:ratio=10:release=400:threshold=0.02[s16]",
+        "[s9][s16]amix=dropout_transition=0:duration=longest:inputs=2:normalize=0[s17]",
+        "[s17]apad=whole_dur=5.000000[s18]",
+        "[s18]atrim=end=5.000000[s19]",
+        "[s19]loudnorm=I=-16:LRA=11:TP=-1.5[s20]",
+        "[s20]aresample=48000[s21]",
+        "[s21]aformat=channel_layouts=stereo:sample_fmts=fltp[s22]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "lavfi", "-i", "color=c=0x000000:s=1920x1080:r=30/1:d=6.000000",
+        "-t", "4.066667", "-vn", "-i", "/m/a.mp4",
+        "-ss", "0.500000", "-stream_loop", "-1", "-t", "5.066667", "-vn", "-i", "/m/m.mp3",
+        "-filter_complex", expected,
+        "-map", "[s1]", "-map", "[s22]",
+        *CPU_OUT,
+        "/o/out.mp4",
+    )
+
+
+def test_thumbnail_is_a_second_output_of_the_same_graph() -> None:
+    # Frame 30 of 60, 320 px wide (height kept in proportion, even).
+    cmd = compile_spec({"output": {"loudness": None},
+                        "tracks": [{"clips": [{"type": "color", "color": "#336699", "length": 2}]}]},
+                       thumbnail=Path("/o/out.jpg"), thumbnail_frame=30, thumbnail_width=320)
+    expected = chain(
+        "[0:v]format=yuv420p[s0]",
+        "[s0]trim=end_frame=60[s1]",
+        "[1:v]format=yuv420p[s2]",
+        "[s2]trim=end_frame=60[s3]",
+        "[s3]settb=1/30[s4]",
+        "[s4]setpts=N+0[s5]",
+        "[s1][s5]overlay=eof_action=pass:format=yuv420:x=0:y=0[s6]",
+        "[s6]split=2[s7][s8]",
+        "[s8]trim=end_frame=31:start_frame=30[s9]",
+        "[s9]scale=320:-2:flags=bicubic[s10]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "lavfi", "-i", "color=c=0x000000:s=1920x1080:r=30/1:d=3.000000",
+        "-f", "lavfi", "-i", "color=c=0x336699ff:s=1920x1080:r=30/1:d=2.000000",
+        "-f", "lavfi", "-t", "2.000000", "-i", SILENCE,
+        "-filter_complex", expected,
+        "-map", "[s7]", "-map", "2:a",
+        *CPU_OUT,
+        "/o/out.mp4",
+        "-map", "[s10]",
+        "-f", "image2", "-q:v", "3", "-vframes", "1",
+        "/o/out.jpg",
+    )
+
+
+def test_gif_has_a_palette_and_no_sound() -> None:
+    # 10 fps, 480x270 (same aspect as the source: no crop); 1 s from 2 s, opened 0.1 s (one frame) early.
+    cmd = compile_spec({"output": {"format": "gif", "fps": 10, "width": 480, "height": 270},
+                        "tracks": [{"clips": [{"type": "video", "src": "a.mp4", "trim": 2, "length": 1}]}]},
+                       encoding=GIF, output="/o/out.gif")
+    expected = chain(
+        "[0:v]format=yuv420p[s0]",
+        "[s0]trim=end_frame=10[s1]",
+        "[1:v]fps=fps=10/1:start_time=0.100000[s2]",
+        "[s2]trim=end_frame=10[s3]",
+        "[s3]scale=480:270:flags=bicubic[s4]",
+        "[s4]settb=1/10[s5]",
+        "[s5]setpts=N+0[s6]",
+        "[s1][s6]overlay=eof_action=pass:format=yuv420:x=0:y=0[s7]",
+        "[s7]split=2[s8][s9]",
+        "[s8]palettegen=stats_mode=diff[s10]",
+        "[s9][s10]paletteuse=bayer_scale=3:dither=bayer[s11]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "lavfi", "-i", "color=c=0x000000:s=480x270:r=10/1:d=2.000000",
+        "-an", "-ss", "1.900000", "-t", "1.300000", "-i", "/m/a.mp4",
+        "-filter_complex", expected,
+        "-map", "[s11]",
+        "-f", "gif", "-loop", "0", "-vcodec", "gif",
+        "/o/out.gif",
+    )
+
+
+def test_mp3_is_the_mix_alone() -> None:
+    # A video's sound (0..2 s, the effects bus) then a voice at twice the volume (2..5 s): no picture is
+    # opened, and the voice bus comes first in the mix.
+    cmd = compile_spec({"output": {"format": "mp3"}, "tracks": [{"clips": [
+        {"type": "video", "src": "a.mp4", "length": 2}, {"type": "audio", "src": "m.mp3", "volume": 2}]}]},
+                       encoding=MP3, output="/o/out.mp3")
+    expected = chain(
+        "[0:a]aresample=48000[s0]",
+        "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
+        "[s1]atrim=end=3.000000[s2]",
+        "[s2]asetpts=PTS-STARTPTS[s3]",
+        "[s3]volume=2.0000[s4]",
+        "[s4]adelay=all=1:delays=2000[s5]",
+        "[1:a]aresample=48000[s6]",
+        "[s6]aformat=channel_layouts=stereo:sample_fmts=fltp[s7]",
+        "[s7]atrim=end=2.000000[s8]",
+        "[s8]asetpts=PTS-STARTPTS[s9]",
+        "[s5][s9]amix=dropout_transition=0:duration=longest:inputs=2:normalize=0[s10]",
+        "[s10]apad=whole_dur=5.000000[s11]",
+        "[s11]atrim=end=5.000000[s12]",
+        "[s12]loudnorm=I=-14:LRA=11:TP=-1.5[s13]",
+        "[s13]aresample=48000[s14]",
+        "[s14]aformat=channel_layouts=stereo:sample_fmts=fltp[s15]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-t", "3.066667", "-vn", "-i", "/m/m.mp3",
+        "-t", "2.066667", "-vn", "-i", "/m/a.mp4",
+        "-filter_complex", expected,
+        "-map", "[s15]",
+        "-f", "mp3", "-ac", "2", "-acodec", "libmp3lame", "-ar", "48000", "-b:a", "192k",
+        "/o/out.mp3",
+    )
+
+
+#: 4 s: a video (trim 1 s, zooming in over its 120 frames) with a text from 1 s (frame 30) fading in,
+#: and a soundtrack at half volume under the video's own sound.
+SEGMENTED = {"tracks": [
+    {"clips": [{"type": "video", "src": "a.mp4", "trim": 1, "length": 4, "effect": "zoom_in"}]},
+    {"clips": [{"type": "text", "text": "Hi", "start": 1, "length": 3, "transition": {"in": "fade"}}]},
+], "soundtrack": {"src": "m.mp3", "volume": 0.5}}
+
+
+def test_a_time_segment_continues_the_timeline_mid_clip() -> None:
+    # Frames 45..104: 45 frames (1.5 s) into both clips. Items keep the timeline's frame numbers, so
+    # every layer is stamped from 45, the fade keeps its timestamps and the zoom counts from clip frame
+    # 45 (of 0..119); the segment is shifted back to 0 at the end. Pictures only, encoded as the whole.
+    part = plan_of(SEGMENTED).window(Span(45, 105))
+    cmd = graph.compile_command(part, stills={"tracks[1].clips[0]": Still(Path("/w/t.png"), 200, 100)},
+                                encoding=MP4.pictures(), output=Path("/w/pictures-00000045-00000105.mp4"))
+    expected = chain(
+        "[0:v]format=yuv420p[s0]",
+        "[s0]trim=end_frame=60[s1]",
+        "[s1]setpts=N+45[s2]",
+        # the source is wanted from 1 + 1.5 = 2.5 s: opened at 2.466667, one frame early
+        "[1:v]fps=fps=30/1:start_time=0.033333[s3]",
+        "[s3]trim=end_frame=60[s4]",
+        "[s4]scale=1920:1080:flags=bicubic[s5]",
+        "[s5]perspective=eval=frame:interpolation=linear"
+        ":x0=(W-W/((1+0.25*(((in-1)+45)/119))))*0.5"
+        ":x1=((W-W/((1+0.25*(((in-1)+45)/119))))*0.5+W/((1+0.25*(((in-1)+45)/119))))"
+        ":x2=(W-W/((1+0.25*(((in-1)+45)/119))))*0.5"
+        ":x3=((W-W/((1+0.25*(((in-1)+45)/119))))*0.5+W/((1+0.25*(((in-1)+45)/119))))"
+        ":y0=(H-H/((1+0.25*(((in-1)+45)/119))))*0.5"
+        ":y1=(H-H/((1+0.25*(((in-1)+45)/119))))*0.5"
+        ":y2=((H-H/((1+0.25*(((in-1)+45)/119))))*0.5+H/((1+0.25*(((in-1)+45)/119))))"
+        ":y3=((H-H/((1+0.25*(((in-1)+45)/119))))*0.5+H/((1+0.25*(((in-1)+45)/119))))"
+        "[s6]",
+        "[s6]settb=1/30[s7]",
+        "[s7]setpts=N+45[s8]",
+        "[s2][s8]overlay=eof_action=pass:format=yuv420:x=0:y=0[s9]",
+        "[2:v]format=yuva420p[s10]",
+        "[s10]loop=loop=59:size=1:start=0[s11]",
+        "[s11]settb=1/30[s12]",
+        "[s12]setpts=N+45[s13]",
+        "[s13]format=yuva420p[s14]",
+        "[s14]fade=alpha=1:d=0.500000:st=1.000000:t=in[s15]",
+        "[s9][s15]overlay=eof_action=pass:format=yuv420:x=860:y=490[s16]",
+        "[s16]setpts=PTS-STARTPTS[s17]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "lavfi", "-i", "color=c=0x000000:s=1920x1080:r=30/1:d=3.000000",
+        "-an", "-ss", "2.466667", "-t", "2.100000", "-i", "/m/a.mp4",
+        "-i", "/w/t.png",
+        "-filter_complex", expected,
+        "-map", "[s17]",
+        "-f", "mp4", "-crf", "23", "-g", "60", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-profile:v", "high",
+        "-vcodec", "libx264",
+        "/w/pictures-00000045-00000105.mp4",
+    )
+
+
+def test_the_join_copies_the_pictures_and_mixes_the_whole_sound() -> None:
+    # The segments' pictures as one ffconcat input, copied; the sound of the whole 4 s mixed once and
+    # encoded with the file's audio and container options (no picture options: nothing is encoded).
+    cmd = graph.compile_join(plan_of(SEGMENTED), pictures=Path("/w/join.ffconcat"), encoding=MP4,
+                             output=Path("/o/out.mp4"))
+    expected = chain(
+        "[1:a]aresample=48000[s0]",
+        "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
+        "[s1]atrim=end=4.000000[s2]",
+        "[s2]asetpts=PTS-STARTPTS[s3]",
+        "[2:a]aresample=48000[s4]",
+        "[s4]aformat=channel_layouts=stereo:sample_fmts=fltp[s5]",
+        "[s5]atrim=end=4.000000[s6]",
+        "[s6]asetpts=PTS-STARTPTS[s7]",
+        "[s7]volume=0.5000[s8]",
+        "[s3][s8]amix=dropout_transition=0:duration=longest:inputs=2:normalize=0[s9]",
+        "[s9]apad=whole_dur=4.000000[s10]",
+        "[s10]atrim=end=4.000000[s11]",
+        "[s11]loudnorm=I=-14:LRA=11:TP=-1.5[s12]",
+        "[s12]aresample=48000[s13]",
+        "[s13]aformat=channel_layouts=stereo:sample_fmts=fltp[s14]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "concat", "-safe", "0", "-i", "/w/join.ffconcat",
+        "-ss", "1.000000", "-t", "4.066667", "-vn", "-i", "/m/a.mp4",
+        "-stream_loop", "-1", "-t", "4.066667", "-vn", "-i", "/m/m.mp3",
+        "-filter_complex", expected,
+        "-map", "0:v", "-map", "[s14]",
+        "-f", "mp4", "-ac", "2", "-acodec", "aac", "-ar", "48000", "-b:a", "192k", "-movflags", "+faststart",
+        "-vcodec", "copy",
+        "/o/out.mp4",
+    )
 
 
 def test_the_graph_goes_through_a_script_file() -> None:
     cmd = compile_spec({"tracks": [{"clips": [{"type": "color", "color": "#ff0000", "length": 1}]}]})
     argv = cmd.argv(Path("/tmp/graph.txt"), "ffmpeg")
-    assert argv[0] == "ffmpeg" and "-filter_complex" not in argv
-    assert argv[argv.index("-filter_complex_script") + 1] == "/tmp/graph.txt"
-    assert "color=c=0xff0000ff:s=1920x1080:r=30/1:d=1.000000" in argv
-
-
-def test_the_same_clip_twice_is_decoded_once_and_split() -> None:
-    clip = {"type": "video", "src": "a.mp4", "length": 1}
-    cmd = compile_spec({"output": {"loudness": None},
-                        "tracks": [{"clips": [clip]}, {"clips": [{**clip, "start": 0, "scale": 0.5}]}]})
-    assert list(cmd.args).count("/m/a.mp4") == 2  # once for the picture, once for the sound
-    assert "[1:v]split=2" in cmd.graph and "[2:a]asplit=2" in cmd.graph
-
-
-def test_ducking_and_loudness() -> None:
-    cmd = compile_spec({"output": {"loudness": -16},
-                        "tracks": [{"clips": [{"type": "audio", "src": "a.mp4"}]}],
-                        "soundtrack": {"src": "m.mp3", "duck": True, "volume": 0.3}})
-    assert "sidechaincompress" in cmd.graph and "loudnorm=I=-16:LRA=11:TP=-1.5" in cmd.graph
-    assert "apad=whole_dur=10.000000" in cmd.graph and "volume=0.3000" in cmd.graph
-    stream_loop = list(cmd.args).index("-stream_loop")
-    assert cmd.args[stream_loop + 1] == "-1" and "/m/m.mp3" in cmd.args[stream_loop:stream_loop + 7]
-
-
-def test_text_still_is_looped_and_placed_with_a_margin(tmp_path: Path) -> None:
-    raw = {"output": {"preset": "tiktok", "fps": 25}, "tracks": [{"clips": [
-        {"type": "text", "text": "Hi", "start": 1, "length": 2, "position": "top"}]}]}
-    cmd = compile_spec(raw, {"tracks[0].clips[0]": Still(Path("/w/t.png"), 200, 100)})
-    assert "loop=loop=49:size=1:start=0" in cmd.graph and "setpts=N+25" in cmd.graph
-    assert "settb=1/25" in cmd.graph and "x=440:y=96" in cmd.graph
+    at = cmd.args.index("-filter_complex")
+    assert argv == ["ffmpeg", *cmd.args[:at], "-filter_complex_script", "/tmp/graph.txt", *cmd.args[at + 2:]]
+    assert "-filter_complex" not in argv and cmd.graph not in argv
 
 
 def test_canvas_fps_is_exact() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,8 @@ from framefleet.compositor.render import RenderResult, render
 from framefleet.compositor.segments import Policy
 from framefleet.compositor.spec import Output, load_spec
 from framefleet.config import Settings
-from tests.mediatools import facts, ffmpeg
+from tests import mediatools
+from tests.mediatools import facts, ffmpeg, keyframes, pcm
 from tests.proctree import run_measured
 
 W, H, FPS = 320, 180, 30
@@ -126,23 +126,11 @@ def _render(folder: Path, out: Path, settings: Settings, policy: Policy, raw: di
 
 
 def gray_frames(path: Path) -> np.ndarray:
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "gray", "-"],
-                         capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.uint8).reshape(-1, H, W).astype(np.int16)
+    return mediatools.gray_frames(path, W, H)
 
 
-def pcm(path: Path, channels: int = 2) -> np.ndarray:
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", str(channels), "-"],
-                         capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.float32).reshape(-1, channels)
-
-
-def keyframes(path: Path) -> list[int]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
-                          "frame=key_frame,pts", "-of", "json", str(path)], capture_output=True, text=True,
-                         check=True).stdout
-    frames = json.loads(out)["frames"]
-    return [n for n, f in enumerate(frames) if f["key_frame"] == 1]
+def gray_frames_of(picture: Path) -> np.ndarray:
+    return mediatools.gray_frames(picture, W, H)[0]
 
 
 @pytest.fixture(scope="module")
@@ -198,12 +186,8 @@ def test_the_thumbnail_comes_from_the_segment_holding_its_frame(both: tuple[Rend
     whole, cut = both
     assert whole.thumbnail is not None and cut.thumbnail is not None
 
-    def picture(path: Path) -> np.ndarray:
-        raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "gray", "-"],
-                             capture_output=True, check=True).stdout
-        return np.frombuffer(raw, np.uint8).astype(np.int16)
-
-    assert float(np.abs(picture(whole.thumbnail) - picture(cut.thumbnail)).mean()) < 4
+    a, b = gray_frames_of(whole.thumbnail), gray_frames_of(cut.thumbnail)
+    assert float(np.abs(a - b).mean()) < 4
 
 
 def test_sound_and_picture_stay_in_sync_at_every_join(seg_media: Path, tmp_path: Path, settings: Settings) -> None:

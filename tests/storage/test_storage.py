@@ -48,3 +48,23 @@ def test_local_storage(tmp_path: Path) -> None:
     source.write_text("hi")
     stored = storage.put(source, "t/j/output.txt", content_type="text/plain")
     assert stored.url.startswith("file://") and (tmp_path / "results/t/j/output.txt").read_text() == "hi"
+
+
+@pytest.mark.parametrize("kind", ["s3", "local"])
+def test_exists_and_delete_prefix_remove_only_that_job_s_chunks(kind: str, tmp_path: Path,
+                                                               request: pytest.FixtureRequest) -> None:
+    if kind == "s3":
+        endpoint, bucket = request.getfixturevalue("s3_endpoint"), request.getfixturevalue("bucket")
+        env = {"FRAMEFLEET_STORAGE_URL": f"s3://{bucket}/out", "FRAMEFLEET_S3_ENDPOINT_URL": endpoint}
+    else:
+        env = {"FRAMEFLEET_STORAGE_URL": f"file://{tmp_path}/results"}
+    storage = open_storage(Settings.from_env(env))
+    source = tmp_path / "c.mp4"
+    source.write_bytes(b"chunk")
+    for key in ("t/j1/chunks/0.mp4", "t/j1/chunks/1.mp4", "t/j1/output.mp4", "t/j10/chunks/0.mp4"):
+        storage.put(source, key, content_type="video/mp4")
+    assert storage.exists("t/j1/chunks/1.mp4") and not storage.exists("t/j1/chunks/2.mp4")
+    assert storage.delete_prefix("t/j1/chunks") == 2
+    assert not storage.exists("t/j1/chunks/0.mp4") and not storage.exists("t/j1/chunks/1.mp4")
+    assert storage.exists("t/j1/output.mp4") and storage.exists("t/j10/chunks/0.mp4")  # a sibling prefix stays
+    assert storage.delete_prefix("t/j1/chunks") == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from framefleet.queue.jobs import Job, JobStore
@@ -50,6 +51,17 @@ class MemoryJobStore(JobStore):
             if job is None or job.status not in allowed or (lease_free and job.lease_until > time.time()):
                 return None
             return self.update(job_id, status=status, **changes)
+
+    def modify(self, job_id: str, change: Callable[[Job], bool]) -> Job | None:
+        with self._lock:
+            current = self._jobs.get(job_id)
+            if current is None:
+                return None
+            job = copy.deepcopy(current)
+            if not change(job):
+                return None
+            self._jobs[job_id] = job
+            return copy.deepcopy(job)
 
     def recent(self, *, tenant: str | None = None, limit: int = 100) -> list[Job]:
         with self._lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -68,18 +69,25 @@ class RedisJobStore(JobStore):
 
     def _change(self, job_id: str, allowed: frozenset[str] | set[str] | None, changes: dict[str, Any],
                 lease_free: bool = False) -> Job | None:
+        def change(job: Job) -> bool:
+            if (allowed is not None and job.status not in allowed) or (lease_free and job.lease_until > time.time()):
+                return False
+            for name, value in changes.items():
+                setattr(job, name, value)
+            return True
+
+        return self.modify(job_id, change)
+
+    def modify(self, job_id: str, change: Callable[[Job], bool]) -> Job | None:
         key = self._key(job_id)
         while True:
             with self.r.pipeline() as pipe:
                 try:
                     pipe.watch(key)  # type: ignore[no-untyped-call]
                     job = self._read(pipe.get(key))
-                    if job is None or (allowed is not None and job.status not in allowed) or (
-                            lease_free and job.lease_until > time.time()):
+                    if job is None or not change(job):
                         pipe.unwatch()
                         return None
-                    for name, value in changes.items():
-                        setattr(job, name, value)
                     pipe.multi()
                     if job.terminal:
                         pipe.set(key, json.dumps(job.dump()), ex=RETENTION)
