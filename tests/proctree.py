@@ -31,14 +31,41 @@ def _parents() -> dict[int, int]:
     return out
 
 
-def tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and all its descendants now."""
+def descendants(root: int) -> set[int]:
+    """``root`` and every process it started, and they started, running now."""
     parents = _parents()
     family, grew = {root}, True
     while grew:
         more = {pid for pid, parent in parents.items() if parent in family} - family
         grew = bool(more)
         family |= more
+    return family
+
+
+def ffmpeg_under(root: int) -> list[int]:
+    """The ffmpeg processes among ``root``'s descendants (never another program's on this machine)."""
+    found = []
+    for pid in descendants(root) - {root}:
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"ffmpeg"):
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting to be reaped has finished)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and all its descendants now."""
+    family = descendants(root)
     total = 0
     for pid in family:
         try:

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.proctree import alive, ffmpeg_under
+
 
 def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "framefleet", *args], capture_output=True, text=True,
@@ -106,19 +108,6 @@ def test_gpu_encoder_without_nvenc_fails_clearly(media: Path, tmp_path: Path) ->
     assert done.returncode == 2 and "NVENC cannot encode on this machine" in done.stderr
 
 
-def _ffmpeg_children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmd = (entry / "cmdline").read_bytes().split(b"\0")
-                if cmd[0].endswith(b"ffmpeg") and b"-filter_complex_script" in cmd:
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
 def test_sigterm_kills_ffmpeg_and_leaves_no_output(media: Path, tmp_path: Path) -> None:
     spec = write(media, small({"type": "video", "src": "pattern.mp4", "loop": True, "length": 600,
                                "effect": "zoom_in"}, width=1280, height=720), "cli_long.json")
@@ -126,15 +115,15 @@ def test_sigterm_kills_ffmpeg_and_leaves_no_output(media: Path, tmp_path: Path) 
     proc = subprocess.Popen([sys.executable, "-m", "framefleet", "render", str(spec), "-o", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
-    while not _ffmpeg_children(proc.pid) and time.monotonic() < deadline:
+    while not ffmpeg_under(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if not _ffmpeg_children(proc.pid):
+    started = ffmpeg_under(proc.pid)
+    if not started:
         proc.kill()
         proc.communicate()
         pytest.fail("ffmpeg never started")
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=15)
     assert proc.returncode != 0
-    time.sleep(0.2)
-    assert _ffmpeg_children(proc.pid) == []
+    assert not [pid for pid in started if alive(pid)]  # killed before the render exited, not after
     assert list(tmp_path.iterdir()) == []

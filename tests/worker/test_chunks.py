@@ -24,7 +24,7 @@ from framefleet.compositor.spec import load_spec
 from framefleet.config import Settings
 from tests.fleettools import Worker
 from tests.mediatools import facts, gray_frames, keyframes, pcm
-from tests.proctree import _parents
+from tests.proctree import ffmpeg_under
 from tests.worker.test_fleet import client, output_keys, wait_until
 
 W, H = 320, 240
@@ -121,20 +121,6 @@ def slow_spec() -> dict[str, Any]:
     return {"output": {"width": 1280, "height": 720, "quality": "high", "loudness": None},
             "tracks": [{"clips": [{"type": "video", "src": "pattern.mp4", "loop": True, "length": 16,
                                    "effect": "zoom_in"}]}]}
-
-
-def ffmpeg_under(pid: int) -> list[int]:
-    """ffmpeg processes started by the process ``pid`` (its own children, not the whole machine's)."""
-    parents = _parents()
-    found = []
-    for child, parent in parents.items():
-        if parent == pid:
-            try:
-                if Path(f"/proc/{child}/cmdline").read_bytes().startswith(b"ffmpeg\0"):
-                    found.append(child)
-            except OSError:
-                continue
-    return found
 
 
 def test_cancel_stops_every_chunk_s_ffmpeg(fleet_env: dict[str, str], workers: list[Worker], bucket: str) -> None:

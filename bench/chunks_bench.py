@@ -1,0 +1,104 @@
+"""Chunked renders: one 120 s 1080x1920 timeline on 1 worker, then split across N workers at once.
+
+Each configuration starts its own ``framefleet worker`` processes (one render thread each) on a real
+redis-server started here, with results in a local folder, and times one job from ``submit`` to
+``completed``. The unsplit run uses ``chunks=1``; the split run ``chunks=N``. On this 2-core machine
+two workers share the same cores, so expect little gain: the figure that matters is the split on a
+machine (or a fleet) with a core budget per worker, e.g. ``--workers 4`` on a 16-core host.
+
+    python bench/chunks_bench.py [--workers 2] [--seconds 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from framefleet.client import Client
+from framefleet.config import Settings
+from framefleet.samples import make_all
+from tests.fleettools import RedisServer, Worker, free_port
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+MEDIA = OUT / "media"
+W, H, FPS = 1080, 1920, 30
+
+
+def spec(seconds: float) -> dict[str, Any]:
+    sources = ["broll1.mp4", "broll2.mp4", "broll3.mp4", "portrait.mp4"]
+    cut = 4.0
+    clips = [{"type": "video", "src": sources[n % len(sources)], "trim": (n * 1.7) % 4, "length": cut,
+              "volume": 0} for n in range(int(seconds // cut))]
+    words = [{"text": f"word{n}", "start": round(n * 0.4, 3), "end": round(n * 0.4 + 0.35, 3)}
+             for n in range(int(seconds / 0.4))]
+    return {
+        "output": {"width": W, "height": H, "fps": FPS, "duration": seconds},
+        "tracks": [{"clips": clips},
+                   {"clips": [{"type": "text", "text": f"Part {n + 1}", "start": n * 30.0, "length": 3,
+                               "position": "top", "style": {"size": 90, "bold": True}}
+                              for n in range(int(seconds // 30))]},
+                   {"clips": [{"type": "captions", "style": "bold-pop", "words": words}]}],
+        "soundtrack": {"src": "music.mp3", "volume": 0.5},
+    }
+
+
+def run(env: dict[str, str], workers: int, chunks: int, raw: dict[str, Any]) -> dict[str, Any]:
+    started = [Worker(env, "render") for _ in range(workers)]
+    try:
+        with Client(Settings.from_env(env)) as client:
+            began = time.perf_counter()
+            job = client.submit(raw, chunks=chunks)
+            done = client.wait(job["id"], timeout=3600, poll=0.1)
+            wall = time.perf_counter() - began
+    finally:
+        for worker in started:
+            worker.stop()
+    if done["status"] != "completed":
+        raise SystemExit(f"job failed: {done['error']}")
+    return {"workers": workers, "chunks": chunks, "seconds": wall, "duration": done["result"]["duration"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=2, help="workers (and chunks) of the split run")
+    parser.add_argument("--seconds", type=float, default=120.0, help="length of the timeline")
+    args = parser.parse_args()
+    make_all(MEDIA)
+    work = Path(tempfile.mkdtemp(prefix="framefleet-chunkbench-"))
+    redis = RedisServer(free_port(), work)
+    redis.start()
+    try:
+        env = {**os.environ, "FRAMEFLEET_BROKER_URL": redis.url, "FRAMEFLEET_STORAGE_URL": f"file://{work}/results",
+               "FRAMEFLEET_LOCAL_ROOT": str(MEDIA), "FRAMEFLEET_CACHE_DIR": str(work / "cache"),
+               "PYTHONUNBUFFERED": "1"}
+        raw = spec(args.seconds)
+        for clip in raw["tracks"][0]["clips"]:
+            clip["src"] = str(MEDIA / clip["src"])
+        raw["soundtrack"]["src"] = str(MEDIA / raw["soundtrack"]["src"])
+        cores = os.cpu_count()
+        print(f"timeline: {args.seconds:.0f} s at {W}x{H}, {FPS} fps, {len(raw['tracks'][0]['clips'])} cuts, "
+              f"titles, captions, music; {cores} cores")
+        one = run(env, 1, 1, raw)
+        many = run(env, args.workers, args.workers, raw)
+    finally:
+        redis.stop()
+    for r in (one, many):
+        print(f"{r['workers']} worker(s), {r['chunks']} chunk(s): {r['seconds']:7.1f} s   "
+              f"{r['duration'] / r['seconds']:5.2f}x realtime")
+    print(f"speed-up 1 -> {args.workers} workers = {one['seconds'] / many['seconds']:.2f}x   "
+          f"(all workers share this machine's {cores} cores)")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"chunks-{args.workers}.json").write_text(json.dumps({"one": one, "many": many}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
