@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.proctree import ffmpeg_under
+
 SECRET = "whsec_test"
 
 
@@ -112,6 +114,10 @@ class Worker:
     def pid(self) -> int:
         return self.proc.pid
 
+    def ffmpeg(self) -> list[int]:
+        """The ffmpeg processes this worker runs now (its own; never another program's)."""
+        return ffmpeg_under(self.pid)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -123,16 +129,3 @@ class Worker:
         self._reader.join(timeout=5)
         if self.proc.stderr:
             self.proc.stderr.close()
-
-
-def ffmpeg_pids() -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmd = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if cmd.startswith(b"ffmpeg\0") and b"-filter_complex_script" in cmd:
-                found.add(int(entry.name))
-    return found

@@ -85,8 +85,9 @@ class Watch:
                 return
             try:
                 job = self.rt.store.get(self.job_id)
-                if job is not None and job.cancel_requested:
-                    self.reason = "canceled"
+                if job is not None and (job.cancel_requested or job.terminal):
+                    # terminal: another part of a split render failed the job; its siblings stop too
+                    self.reason = "canceled" if job.cancel_requested else "ended"
                     self.stop.set()
                     return
                 if time.monotonic() > next_lease:

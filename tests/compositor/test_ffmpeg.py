@@ -12,6 +12,7 @@ from PIL import Image
 
 from framefleet.compositor import ffmpeg
 from framefleet.errors import BadMedia, Canceled, FFmpegError, Timeout
+from tests.proctree import ffmpeg_under
 
 ENDLESS = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1", "-re",
            "-f", "lavfi", "-i", "testsrc2=s=320x240:r=30", "-f", "null", "-"]
@@ -25,17 +26,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _ffmpeg_pids() -> set[int]:
-    pids = set()
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/cmdline", "rb") as f:
-                    if b"testsrc2=s=320x240:r=30" in f.read():
-                        pids.add(int(name))
-            except OSError:
-                pass
-    return pids
+def _ffmpeg_pids() -> list[int]:
+    """ffmpeg started by this test process (never another program's on the machine)."""
+    return ffmpeg_under(os.getpid())
 
 
 def test_cancel_kills_ffmpeg_within_two_seconds() -> None:
@@ -48,13 +41,13 @@ def test_cancel_kills_ffmpeg_within_two_seconds() -> None:
         ffmpeg.run(ENDLESS, total_seconds=100, on_progress=seen.append, cancel=cancel)
     assert time.monotonic() - started < 3.0
     assert any(0 < f < 0.1 for f in seen)  # progress was reported while it ran
-    assert _ffmpeg_pids() == set()
+    assert _ffmpeg_pids() == []
 
 
 def test_timeout() -> None:
     with pytest.raises(Timeout):
         ffmpeg.run(ENDLESS, total_seconds=100, timeout=0.5)
-    assert _ffmpeg_pids() == set()
+    assert _ffmpeg_pids() == []
 
 
 def test_failures_map_to_error_codes(tmp_path: os.PathLike[str]) -> None:

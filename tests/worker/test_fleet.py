@@ -15,8 +15,9 @@ import pytest
 
 from framefleet.client import Client
 from framefleet.config import Settings
-from tests.fleettools import Receiver, Worker, ffmpeg_pids
+from tests.fleettools import Receiver, Worker
 from tests.mediatools import facts
+from tests.proctree import alive
 
 
 def client(env: dict[str, str]) -> Client:
@@ -46,11 +47,15 @@ def wait_until(predicate: Any, timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def rendering(c: Client, spec: dict[str, Any], **submit: Any) -> dict[str, Any]:
-    """Submit ``spec`` and return its job once a worker's ffmpeg is rendering it."""
+def rendering(c: Client, spec: dict[str, Any], worker: Worker, **submit: Any) -> tuple[dict[str, Any], list[int]]:
+    """Submit ``spec``; once ``worker``'s ffmpeg renders it, return the job and that ffmpeg's pids."""
     job = c.submit(spec, **submit)
-    wait_until(lambda: ffmpeg_pids() and (c.get(job["id"]) or {}).get("stage") == "render", 60, "render start")
-    return job
+    wait_until(lambda: worker.ffmpeg() and (c.get(job["id"]) or {}).get("stage") == "render", 60, "render start")
+    return job, worker.ffmpeg()
+
+
+def gone(pids: list[int]) -> bool:
+    return not any(alive(pid) for pid in pids)
 
 
 def output_keys(env: dict[str, str], bucket: str) -> list[str]:
@@ -128,12 +133,13 @@ def test_idempotency_and_tenant_isolation(fleet_env: dict[str, str], workers: li
 
 def test_cancel_stops_ffmpeg_within_two_seconds(fleet_env: dict[str, str], workers: list[Worker], media: Path,
                                                 receiver: Receiver) -> None:
-    workers.append(Worker(fleet_env))
+    worker = Worker(fleet_env)
+    workers.append(worker)
     with client(fleet_env) as c:
-        job = rendering(c, long_spec(media), webhook=receiver.url)
+        job, running = rendering(c, long_spec(media), worker, webhook=receiver.url)
         canceled_at = time.monotonic()
         c.cancel(job["id"])
-        wait_until(lambda: not ffmpeg_pids(), 5, "ffmpeg to stop")
+        wait_until(lambda: gone(running), 5, "ffmpeg to stop")
         assert time.monotonic() - canceled_at < 2.0
         done = c.wait(job["id"], timeout=10)
     assert done["status"] == "canceled" and done["error"]["code"] == "canceled"
@@ -146,10 +152,11 @@ def test_sigkill_mid_render_another_worker_finishes_once(fleet_env: dict[str, st
     workers.append(first)
     with client(fleet_env) as c:
         job = c.submit(long_spec(media, 12), tenant="acme")
-        wait_until(lambda: ffmpeg_pids() and (c.get(job["id"]) or {}).get("progress", 0) > 0.05, 60, "progress")
+        wait_until(lambda: first.ffmpeg() and (c.get(job["id"]) or {}).get("progress", 0) > 0.05, 60, "progress")
+        running = first.ffmpeg()
         os.kill(first.pid, signal.SIGKILL)
         first.proc.wait()
-        wait_until(lambda: not ffmpeg_pids(), 5, "the orphaned ffmpeg to die with its worker")
+        wait_until(lambda: gone(running), 5, "the orphaned ffmpeg to die with its worker")
         killed_at = time.monotonic()
         workers.append(Worker(fleet_env, "render"))
         done = c.wait(job["id"], timeout=120)
@@ -165,10 +172,10 @@ def test_sigterm_hands_the_job_back_after_the_grace_period(fleet_env: dict[str, 
     first = Worker(fleet_env, "render", FRAMEFLEET_SHUTDOWN_GRACE="1")
     workers.append(first)
     with client(fleet_env) as c:
-        job = rendering(c, long_spec(media, 10))
+        job, running = rendering(c, long_spec(media, 10), first)
         first.proc.send_signal(signal.SIGTERM)
         assert first.proc.wait(timeout=30) == 0
-        assert not ffmpeg_pids()
+        assert gone(running)
         assert c.get(job["id"])["status"] == "queued"  # type: ignore[index]
         workers.append(Worker(fleet_env, "render"))
         done = c.wait(job["id"], timeout=120)
@@ -179,7 +186,7 @@ def test_sigterm_lets_a_short_job_finish(fleet_env: dict[str, str], workers: lis
     worker = Worker(fleet_env, "render")
     workers.append(worker)
     with client(fleet_env) as c:
-        job = rendering(c, long_spec(media, 4))
+        job, _ = rendering(c, long_spec(media, 4), worker)
         worker.proc.send_signal(signal.SIGTERM)
         assert worker.proc.wait(timeout=60) == 0
         assert c.get(job["id"])["status"] == "completed"  # type: ignore[index]
@@ -269,11 +276,12 @@ def test_a_job_that_keeps_killing_workers_is_abandoned(attempts: int) -> None:
 
 
 def test_render_time_limit_stops_ffmpeg(fleet_env: dict[str, str], workers: list[Worker], media: Path) -> None:
-    workers.append(Worker(fleet_env, "render", FRAMEFLEET_RENDER_TIME_LIMIT="2"))
+    worker = Worker(fleet_env, "render", FRAMEFLEET_RENDER_TIME_LIMIT="2")
+    workers.append(worker)
     with client(fleet_env) as c:
         done = c.wait(c.submit(long_spec(media))["id"], timeout=60)
     assert done["status"] == "failed" and done["error"]["code"] == "timeout"
-    assert not ffmpeg_pids()
+    assert not worker.ffmpeg()
 
 
 def test_doctor_checks_the_fleet(fleet_env: dict[str, str], workers: list[Worker]) -> None:
@@ -331,9 +339,10 @@ def test_worker_logs_are_json_lines_tagged_with_the_job(fleet_env: dict[str, str
 
 def test_redis_restart_during_a_render(fleet_env: dict[str, str], workers: list[Worker], media: Path,
                                        redis_server: Any) -> None:
-    workers.append(Worker(fleet_env, "render"))
+    worker = Worker(fleet_env, "render")
+    workers.append(worker)
     with client(fleet_env) as c:
-        job = rendering(c, long_spec(media, 8))
+        job, _ = rendering(c, long_spec(media, 8), worker)
     redis_server.stop()
     time.sleep(2)
     redis_server.start()
