@@ -106,6 +106,35 @@ def test_a_failing_chunk_fails_the_job_with_its_own_error(local_fleet: Settings,
     assert not (folder / "chunks").exists() and not (folder / "output.mp4").exists()
 
 
+def test_chunks_come_automatically_above_the_chunk_length(media: Path, tmp_path: Path) -> None:
+    settings = Settings.from_env({"FRAMEFLEET_BROKER_URL": "memory://", "FRAMEFLEET_LOCAL_ROOT": str(media),
+                                  "FRAMEFLEET_STORAGE_URL": f"file://{tmp_path}/results",
+                                  "FRAMEFLEET_CACHE_DIR": str(tmp_path / "cache"),
+                                  "FRAMEFLEET_SEGMENT_SECONDS": "1", "FRAMEFLEET_CHUNK_SECONDS": "2"})
+    with Client(settings) as c:
+        done = c.wait(c.submit(chunk_spec())["id"], timeout=180)
+    assert done["status"] == "completed" and done["chunks"] == {"total": 2, "done": 2}  # 4.5 s / 2 s
+
+
+def test_progress_covers_every_chunk_and_leaves_the_last_share_to_the_join() -> None:
+    from framefleet.queue.jobs import Job
+    from framefleet.queue.stores.memory import MemoryJobStore
+    from framefleet.worker.chunks import _report
+    from framefleet.worker.runtime import Runtime
+
+    store = MemoryJobStore()
+    store.create(Job(id="j", type="render", tenant="t", payload={}, status="processing",
+                     chunks={"total": 4, "spans": [], "done": [], "progress": [0.0] * 4}))
+    rt = Runtime(Settings(), store, storage=None)  # type: ignore[arg-type]
+    _report(rt, "j", 0)(1.0)
+    _report(rt, "j", 2)(1.0)
+    _report(rt, "j", 3)(1.0)
+    job = store.get("j")
+    assert job is not None and job.progress == round(3 / 4 * 0.95, 4) and job.stage == "render"
+    _report(rt, "j", 1)(1.0)
+    assert store.get("j").progress == 0.95  # type: ignore[union-attr]
+
+
 def test_one_chunk_is_one_piece(local_fleet: Settings) -> None:
     with Client(local_fleet) as c:
         job = c.submit(chunk_spec(), chunks=1)
