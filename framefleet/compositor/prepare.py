@@ -103,13 +103,14 @@ def plan_for(spec: RenderSpec, files: Mapping[str, Path], settings: Settings) ->
 
 
 def prepare(spec: RenderSpec, workdir: Path, *, settings: Settings, files: Mapping[str, Path],
-            pictures: bool = True) -> Timeline:
+            pictures: bool = True, window: plan.Span | None = None) -> Timeline:
     """Probe, plan, choose the encoder and draw the pictures (into ``workdir``, which the caller owns).
 
-    Without ``pictures`` nothing is drawn (a join only mixes sound and needs the captions' cues)."""
+    Without ``pictures`` nothing is drawn (a join only mixes sound and needs the captions' cues); with
+    a ``window`` only what is on screen in those frames is (a chunk of a split render)."""
     timeline = plan_for(spec, files, settings)
     out = spec.output
     encoding = encoders.choose(out.format, out.quality, out.encoder or settings.encoder, float(out.fps),
                                ffmpeg=settings.ffmpeg)
-    prepared = raster.prepare(timeline, workdir, fonts=files, pictures=pictures)
+    prepared = raster.prepare(timeline, workdir, fonts=files, pictures=pictures, window=window)
     return Timeline(spec, timeline, encoding, files, prepared, workdir)

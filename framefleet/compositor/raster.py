@@ -17,7 +17,7 @@ from framefleet.compositor import captions as cap
 from framefleet.compositor.canvas import Canvas
 from framefleet.compositor.geometry import even, fit
 from framefleet.compositor.layers.base import Still
-from framefleet.compositor.plan import Plan, VisualItem
+from framefleet.compositor.plan import Plan, Span, VisualItem
 from framefleet.compositor.spec import CaptionsClip, ColorClip, TextClip
 from framefleet.compositor.text import (
     Look,
@@ -66,7 +66,7 @@ def _text(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[str, P
 
 
 def _captions(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[str, Path],
-              prepared: Prepared, *, pictures: bool = True) -> Still | None:
+              prepared: Prepared, *, pictures: bool = True, window: Span | None = None) -> Still | None:
     clip = item.clip
     assert isinstance(clip, CaptionsClip)
     offset = canvas.seconds(item.span.start)
@@ -97,15 +97,17 @@ def _captions(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[st
     layouts = [layout_runs([runs], look) for _, _, runs in shown]
     width = even(max((lay.width for lay in layouts), default=2))
     height = even(max((lay.height for lay in layouts), default=2))
-    blank = workdir / f"cap-{_slug(item.path)}-blank.png"
-    Image.new("RGBA", (width, height), (0, 0, 0, 0)).save(blank)
+    blank = workdir / f"cap-{_slug(item.path)}-blank.tga"
+    _save_caption(Image.new("RGBA", (width, height), (0, 0, 0, 0)), blank)
     entries: list[tuple[Path, int]] = []
     cursor = 0
     for n, (first, last, runs) in enumerate(shown):
         if first > cursor:
             entries.append((blank, first - cursor))
-        file = workdir / f"cap-{_slug(item.path)}-{n:05d}.png"
-        draw_runs([runs], look, size=(width, height)).save(file, compress_level=1)
+        file = blank
+        if window is None or (item.span.start + first < window.end and item.span.start + last > window.start):
+            file = workdir / f"cap-{_slug(item.path)}-{n:05d}.tga"
+            _save_caption(draw_runs([runs], look, size=(width, height)), file)
         entries.append((file, last - first))
         cursor = last
     if cursor < item.span.frames:
@@ -113,6 +115,12 @@ def _captions(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[st
     listing = workdir / f"cap-{_slug(item.path)}.ffconcat"
     write_listing(listing, entries, canvas)
     return Still(listing, width, height, tuple(entries))
+
+
+def _save_caption(picture: Image.Image, file: Path) -> None:
+    """Caption states are many (one per spoken word for ``bold-pop``): run-length TGA writes 3× faster
+    than the fastest PNG and ffmpeg reads it with its alpha; the pictures are mostly transparent runs."""
+    picture.save(file, format="TGA", compression="tga_rle")
 
 
 def write_listing(listing: Path, entries: Sequence[tuple[Path, int]], canvas: Canvas) -> None:
@@ -170,19 +178,23 @@ def _slug(path: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in path).strip("_")
 
 
-def prepare(plan: Plan, workdir: Path, *, fonts: Mapping[str, Path] | None = None, pictures: bool = True
-            ) -> Prepared:
+def prepare(plan: Plan, workdir: Path, *, fonts: Mapping[str, Path] | None = None, pictures: bool = True,
+            window: Span | None = None) -> Prepared:
     """Draw every still; ``fonts`` maps font files named in the spec to their fetched local copies.
-    Without ``pictures`` only the caption cues (for the ``.vtt`` sidecar) are worked out."""
+
+    Without ``pictures`` only the caption cues (for the ``.vtt`` sidecar) are worked out; with a
+    ``window`` (a chunk's frames) only the pictures shown in it are drawn.
+    """
     fonts = fonts or {}
     prepared = Prepared()
     for item in plan.visuals:
         clip = item.clip
         if isinstance(clip, CaptionsClip):
-            still = _captions(item, plan.canvas, workdir, fonts, prepared, pictures=pictures)
+            still = _captions(item, plan.canvas, workdir, fonts, prepared, pictures=pictures, window=window)
             if still is not None:
                 prepared.stills[item.path] = still
-        elif not pictures:
+        elif not pictures or (window is not None and (item.span.end <= window.start
+                                                      or item.span.start >= window.end)):
             continue
         elif isinstance(clip, TextClip):
             prepared.stills[item.path] = _text(item, plan.canvas, workdir, fonts)

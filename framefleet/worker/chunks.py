@@ -145,10 +145,10 @@ def _finished(rt: Runtime, job_id: str, index: int) -> Job | None:
     return rt.store.modify(job_id, change)
 
 
-def _timeline(rt: Runtime, job: Job, work: Path, *, pictures: bool = True) -> Timeline:
+def _timeline(rt: Runtime, job: Job, work: Path, *, pictures: bool = True, window: Span | None = None) -> Timeline:
     spec = load_spec(job.payload.get("spec"), limits=rt.settings.limits)
     files = fetch_all(spec, JobFetcher(rt, job))
-    return prepare(spec, work, settings=rt.settings, files=files, pictures=pictures)
+    return prepare(spec, work, settings=rt.settings, files=files, pictures=pictures, window=window)
 
 
 def _ended(rt: Runtime, job_id: str, watch: Watch, exc: BaseException, *, last_try: bool) -> None:
@@ -186,7 +186,7 @@ def run_chunk(rt: Runtime, job_id: str, index: int, *, last_try: bool = True,
         work = Path(tempfile.mkdtemp(dir=_work_root(rt), prefix=f"{job_id}-chunk{index}-"))
         try:
             with watch.running():
-                timeline = _timeline(rt, job, work)
+                timeline = _timeline(rt, job, work, window=Span(spans[0].start, spans[-1].end))
                 runner = Runner(rt.settings, timeline, report=_report(rt, job_id, index), cancel=watch.stop,
                                 timeout=time_limit)
                 at = thumbnail_frame(timeline)
