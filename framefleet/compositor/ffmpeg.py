@@ -122,18 +122,19 @@ def run(argv: Sequence[str], *, total_seconds: float, on_progress: Callable[[flo
             if pipe:
                 pipe.close()
     text = "\n".join(tail)
+    broken = _undecodable(argv, text, sources or {})
+    if broken is not None:  # whether ffmpeg went on without it (exit 0) or gave up
+        raise BadMedia(f"{broken} cannot be decoded", detail=text[-4000:])
     if code != 0:
         raise _failure(code, text, sources or {})
-    broken = _undecodable(argv, text, sources or {})
-    if broken is not None:
-        raise BadMedia(f"{broken} cannot be decoded", detail=text[-4000:])
 
 
 def _undecodable(argv: Sequence[str], text: str, sources: dict[str, str]) -> str | None:
-    """The customer's name of a source ffmpeg failed to decode, though it went on and exited 0.
+    """The customer's name of a source ffmpeg failed to decode.
 
-    A picture that cannot be decoded simply vanishes from the output (its layer ends at once), so the
-    render would "succeed" without it: that is a bad source, not a success.
+    ffmpeg often goes on without it and exits 0: a picture that cannot be decoded simply vanishes from
+    the output (its layer ends at once), so the render would "succeed" without it. That is a bad
+    source, not a success.
     """
     inputs = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-i"]
     for match in _DECODE_ERROR.finditer(text):

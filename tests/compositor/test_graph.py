@@ -58,23 +58,24 @@ def chain(*filters: str) -> str:
 
 
 def test_one_video_clip() -> None:
-    # 1920x1080 source, trimmed at 1 s, 2 s (60 frames) long, cover-fitted into 1080x1920.
+    # 1920x1080 source, trimmed at 1 s, 2 s (60 frames) long, cover-fitted into 1080x1920. It fills the
+    # frame, opaque, for the whole output: it is the picture itself, with no background under it.
     cmd = compile_spec({"output": {"preset": "tiktok", "loudness": None},
                         "tracks": [{"clips": [{"type": "video", "src": "a.mp4", "trim": 1, "length": 2}]}]})
     expected = chain(
-        # the background: 60 frames of the output's colour
-        "[0:v]format=yuv420p[s0]",
-        "[s0]trim=end_frame=60[s1]",
         # opened one frame (1/30 s) before the trim, so the fps filter starts 0.033333 s in
-        "[1:v]fps=fps=30/1:start_time=0.033333[s2]",
-        "[s2]trim=end_frame=60[s3]",
+        "[0:v]fps=fps=30/1:start_time=0.033333[s0]",
+        "[s0]trim=end_frame=60[s1]",
         # cover: the centre 608x1080 of the source (1080 * 9/16 = 607.5 → 608), from x = (1920 - 608) / 2
-        "[s3]crop=608:1080:656:0[s4]",
-        "[s4]scale=1080:1920:flags=bicubic[s5]",
-        "[s5]settb=1/30[s6]",
-        "[s6]setpts=N+0[s7]",
-        "[s1][s7]overlay=eof_action=pass:format=yuv420:x=0:y=0[s8]",
-        "[2:a]aresample=48000[s9]",
+        "[s1]crop=608:1080:656:0[s2]",
+        "[s2]scale=1080:1920:flags=bicubic[s3]",
+        "[s3]settb=1/30[s4]",
+        "[s4]setpts=N+0[s5]",
+        # the bottom layer as the picture: one pixel format and aspect, the output's frame rate
+        "[s5]format=yuv420p[s6]",
+        "[s6]setsar=1[s7]",
+        "[s7]fps=fps=30/1[s8]",
+        "[1:a]aresample=48000[s9]",
         "[s9]aformat=channel_layouts=stereo:sample_fmts=fltp[s10]",
         "[s10]atrim=end=2.000000[s11]",
         "[s11]asetpts=PTS-STARTPTS[s12]",
@@ -84,13 +85,60 @@ def test_one_video_clip() -> None:
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-f", "lavfi", "-i", "color=c=0x000000:s=1080x1920:r=30/1:d=3.000000",
         # picture and sound are separate inputs, each blind to the other stream;
         # the picture reads lead + 2 s + 2 frames of slack, the sound 2 s + 2 frames
         "-an", "-ss", "0.966667", "-t", "2.100000", "-i", "/m/a.mp4",
         "-ss", "1.000000", "-t", "2.066667", "-vn", "-i", "/m/a.mp4",
         "-filter_complex", expected,
         "-map", "[s8]", "-map", "[s14]",
+        *CPU_OUT,
+        "/o/out.mp4",
+    )
+
+
+def test_clips_that_fill_the_frame_end_to_end_are_concatenated_not_blended() -> None:
+    # Two full-frame opaque clips one after the other (1 s each): laid end to end by concat (each from
+    # pts 0), then stamped on the timeline; the title above is overlaid as usual.
+    cmd = compile_spec({"output": {"loudness": None}, "tracks": [
+        {"clips": [{"type": "video", "src": "a.mp4", "length": 1, "volume": 0},
+                   {"type": "color", "color": "#ff0000", "length": 1}]},
+        {"clips": [{"type": "color", "color": "#00ff0080", "length": 2, "scale": 0.5}]}]})
+    expected = chain(
+        "[0:v]fps=fps=30/1:start_time=0.000000[s0]",
+        "[s0]trim=end_frame=30[s1]",
+        "[s1]scale=1920:1080:flags=bicubic[s2]",
+        "[s2]settb=1/30[s3]",
+        "[s3]setpts=N+0[s4]",
+        "[s4]format=yuv420p[s5]",
+        "[s5]setsar=1[s6]",
+        "[s6]setpts=PTS-STARTPTS[s7]",
+        "[1:v]format=yuv420p[s8]",
+        "[s8]trim=end_frame=30[s9]",
+        "[s9]settb=1/30[s10]",
+        "[s10]setpts=N+30[s11]",
+        "[s11]format=yuv420p[s12]",
+        "[s12]setsar=1[s13]",
+        "[s13]setpts=PTS-STARTPTS[s14]",
+        "[s7][s14]concat=a=0:n=2:v=1[s15]",
+        "[s15]settb=1/30[s16]",
+        "[s16]setpts=N+0[s17]",
+        "[s17]fps=fps=30/1[s18]",
+        "[2:v]format=yuva420p[s19]",
+        "[s19]trim=end_frame=60[s20]",
+        "[s20]settb=1/30[s21]",
+        "[s21]setpts=N+0[s22]",
+        "[s22]format=yuva420p[s23]",
+        "[s18][s23]overlay=eof_action=pass:format=yuv420:x=480:y=270[s24]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-an", "-t", "1.066667", "-i", "/m/a.mp4",
+        "-f", "lavfi", "-i", "color=c=0xff0000ff:s=1920x1080:r=30/1:d=1.000000",
+        "-f", "lavfi", "-i", "color=c=0x00ff0080:s=960x540:r=30/1:d=2.000000",
+        "-f", "lavfi", "-t", "2.000000", "-i", SILENCE,
+        "-filter_complex", expected,
+        "-map", "[s24]", "-map", "3:a",
         *CPU_OUT,
         "/o/out.mp4",
     )
@@ -130,13 +178,11 @@ def test_image_with_a_ken_burns_zoom() -> None:
     # at that size (smaller than the frame) and scaled up once per frame. Zoom 1 → 1.25 over frames 0..59.
     cmd = compile_spec({"tracks": [{"clips": [{"type": "image", "src": "p.jpg", "length": 2, "effect": "zoom_in"}]}]})
     expected = chain(
-        "[0:v]format=yuv420p[s0]",
-        "[s0]trim=end_frame=60[s1]",
-        "[1:v]crop=800:450:0:75[s2]",
-        "[s2]scale=800:450:flags=bicubic[s3]",
-        "[s3]format=yuv420p[s4]",
-        "[s4]loop=loop=59:size=1:start=0[s5]",
-        "[s5]perspective=eval=frame:interpolation=linear"
+        "[0:v]crop=800:450:0:75[s0]",
+        "[s0]scale=800:450:flags=bicubic[s1]",
+        "[s1]format=yuv420p[s2]",
+        "[s2]loop=loop=59:size=1:start=0[s3]",
+                "[s3]perspective=eval=frame:interpolation=linear"
         ":x0=(W-W/((1+0.25*((in-1)/59))))*0.5"
         ":x1=((W-W/((1+0.25*((in-1)/59))))*0.5+W/((1+0.25*((in-1)/59))))"
         ":x2=(W-W/((1+0.25*((in-1)/59))))*0.5"
@@ -145,20 +191,22 @@ def test_image_with_a_ken_burns_zoom() -> None:
         ":y1=(H-H/((1+0.25*((in-1)/59))))*0.5"
         ":y2=((H-H/((1+0.25*((in-1)/59))))*0.5+H/((1+0.25*((in-1)/59))))"
         ":y3=((H-H/((1+0.25*((in-1)/59))))*0.5+H/((1+0.25*((in-1)/59))))"
-        "[s6]",
-        "[s6]scale=1920:1080:flags=bicubic[s7]",
-        "[s7]settb=1/30[s8]",
-        "[s8]setpts=N+0[s9]",
-        "[s1][s9]overlay=eof_action=pass:format=yuv420:x=0:y=0[s10]",
+        "[s4]",
+        "[s4]scale=1920:1080:flags=bicubic[s5]",
+        "[s5]settb=1/30[s6]",
+        "[s6]setpts=N+0[s7]",
+        "[s7]format=yuv420p[s8]",
+        "[s8]setsar=1[s9]",
+        # a looped picture's rate would be 25: fps gives the output its own without changing a frame
+        "[s9]fps=fps=30/1[s10]",
     )
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-f", "lavfi", "-i", "color=c=0x000000:s=1920x1080:r=30/1:d=3.000000",
         "-i", "/m/p.jpg",
         "-f", "lavfi", "-t", "2.000000", "-i", SILENCE,
         "-filter_complex", expected,
-        "-map", "[s10]", "-map", "2:a",
+        "-map", "[s10]", "-map", "1:a",
         *CPU_OUT,
         "/o/out.mp4",
     )
@@ -234,22 +282,23 @@ def test_the_same_clip_twice_is_decoded_once_and_split() -> None:
     cmd = compile_spec({"output": {"loudness": None}, "tracks": [
         {"clips": [clip]}, {"clips": [{**clip, "start": 0, "scale": 0.5, "position": "bottom_right"}]}]})
     expected = chain(
-        "[0:v]format=yuv420p[s0]",
-        "[s0]trim=end_frame=30[s1]",
-        "[1:v]split=2[s2][s3]",
-        "[s2]fps=fps=30/1:start_time=0.000000[s4]",
-        "[s4]trim=end_frame=30[s5]",
-        "[s5]scale=1920:1080:flags=bicubic[s6]",
-        "[s6]settb=1/30[s7]",
-        "[s7]setpts=N+0[s8]",
-        "[s1][s8]overlay=eof_action=pass:format=yuv420:x=0:y=0[s9]",
-        "[s3]fps=fps=30/1:start_time=0.000000[s10]",
+        "[0:v]split=2[s0][s1]",
+        # the full-frame copy is the picture; the half-size one is overlaid on it
+        "[s0]fps=fps=30/1:start_time=0.000000[s2]",
+        "[s2]trim=end_frame=30[s3]",
+        "[s3]scale=1920:1080:flags=bicubic[s4]",
+        "[s4]settb=1/30[s5]",
+        "[s5]setpts=N+0[s6]",
+        "[s6]format=yuv420p[s7]",
+        "[s7]setsar=1[s8]",
+        "[s8]fps=fps=30/1[s9]",
+        "[s1]fps=fps=30/1:start_time=0.000000[s10]",
         "[s10]trim=end_frame=30[s11]",
         "[s11]scale=960:540:flags=bicubic[s12]",
         "[s12]settb=1/30[s13]",
         "[s13]setpts=N+0[s14]",
         "[s9][s14]overlay=eof_action=pass:format=yuv420:x=960:y=540[s15]",
-        "[2:a]asplit=2[s16][s17]",
+        "[1:a]asplit=2[s16][s17]",
         "[s16]aresample=48000[s18]",
         "[s18]aformat=channel_layouts=stereo:sample_fmts=fltp[s19]",
         "[s19]atrim=end=1.000000[s20]",
@@ -265,7 +314,6 @@ def test_the_same_clip_twice_is_decoded_once_and_split() -> None:
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-f", "lavfi", "-i", "color=c=0x000000:s=1920x1080:r=30/1:d=2.000000",
         "-an", "-t", "1.066667", "-i", "/m/a.mp4",
         "-t", "1.066667", "-vn", "-i", "/m/a.mp4",
         "-filter_complex", expected,
@@ -327,11 +375,11 @@ def test_thumbnail_is_a_second_output_of_the_same_graph() -> None:
     expected = chain(
         "[0:v]format=yuv420p[s0]",
         "[s0]trim=end_frame=60[s1]",
-        "[1:v]format=yuv420p[s2]",
-        "[s2]trim=end_frame=60[s3]",
-        "[s3]settb=1/30[s4]",
-        "[s4]setpts=N+0[s5]",
-        "[s1][s5]overlay=eof_action=pass:format=yuv420:x=0:y=0[s6]",
+        "[s1]settb=1/30[s2]",
+        "[s2]setpts=N+0[s3]",
+        "[s3]format=yuv420p[s4]",
+        "[s4]setsar=1[s5]",
+        "[s5]fps=fps=30/1[s6]",
         "[s6]split=2[s7][s8]",
         "[s8]trim=end_frame=31:start_frame=30[s9]",
         "[s9]scale=320:-2:flags=bicubic[s10]",
@@ -339,11 +387,10 @@ def test_thumbnail_is_a_second_output_of_the_same_graph() -> None:
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-f", "lavfi", "-i", "color=c=0x000000:s=1920x1080:r=30/1:d=3.000000",
         "-f", "lavfi", "-i", "color=c=0x336699ff:s=1920x1080:r=30/1:d=2.000000",
         "-f", "lavfi", "-t", "2.000000", "-i", SILENCE,
         "-filter_complex", expected,
-        "-map", "[s7]", "-map", "2:a",
+        "-map", "[s7]", "-map", "1:a",
         *CPU_OUT,
         "/o/out.mp4",
         "-map", "[s10]",
@@ -358,14 +405,14 @@ def test_gif_has_a_palette_and_no_sound() -> None:
                         "tracks": [{"clips": [{"type": "video", "src": "a.mp4", "trim": 2, "length": 1}]}]},
                        encoding=GIF, output="/o/out.gif")
     expected = chain(
-        "[0:v]format=yuv420p[s0]",
+        "[0:v]fps=fps=10/1:start_time=0.100000[s0]",
         "[s0]trim=end_frame=10[s1]",
-        "[1:v]fps=fps=10/1:start_time=0.100000[s2]",
-        "[s2]trim=end_frame=10[s3]",
-        "[s3]scale=480:270:flags=bicubic[s4]",
-        "[s4]settb=1/10[s5]",
-        "[s5]setpts=N+0[s6]",
-        "[s1][s6]overlay=eof_action=pass:format=yuv420:x=0:y=0[s7]",
+        "[s1]scale=480:270:flags=bicubic[s2]",
+        "[s2]settb=1/10[s3]",
+        "[s3]setpts=N+0[s4]",
+        "[s4]format=yuv420p[s5]",
+        "[s5]setsar=1[s6]",
+        "[s6]fps=fps=10/1[s7]",
         "[s7]split=2[s8][s9]",
         "[s8]palettegen=stats_mode=diff[s10]",
         "[s9][s10]paletteuse=bayer_scale=3:dither=bayer[s11]",
@@ -373,7 +420,6 @@ def test_gif_has_a_palette_and_no_sound() -> None:
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-f", "lavfi", "-i", "color=c=0x000000:s=480x270:r=10/1:d=2.000000",
         "-an", "-ss", "1.900000", "-t", "1.300000", "-i", "/m/a.mp4",
         "-filter_complex", expected,
         "-map", "[s11]",
@@ -434,14 +480,11 @@ def test_a_time_segment_continues_the_timeline_mid_clip() -> None:
     cmd = graph.compile_command(part, stills={"tracks[1].clips[0]": Still(Path("/w/t.png"), 200, 100)},
                                 encoding=MP4.pictures(), output=Path("/w/pictures-00000045-00000105.mp4"))
     expected = chain(
-        "[0:v]format=yuv420p[s0]",
-        "[s0]trim=end_frame=60[s1]",
-        "[s1]setpts=N+45[s2]",
         # the source is wanted from 1 + 1.5 = 2.5 s: opened at 2.466667, one frame early
-        "[1:v]fps=fps=30/1:start_time=0.033333[s3]",
-        "[s3]trim=end_frame=60[s4]",
-        "[s4]scale=1920:1080:flags=bicubic[s5]",
-        "[s5]perspective=eval=frame:interpolation=linear"
+        "[0:v]fps=fps=30/1:start_time=0.033333[s0]",
+        "[s0]trim=end_frame=60[s1]",
+        "[s1]scale=1920:1080:flags=bicubic[s2]",
+        "[s2]perspective=eval=frame:interpolation=linear"
         ":x0=(W-W/((1+0.25*(((in-1)+45)/119))))*0.5"
         ":x1=((W-W/((1+0.25*(((in-1)+45)/119))))*0.5+W/((1+0.25*(((in-1)+45)/119))))"
         ":x2=(W-W/((1+0.25*(((in-1)+45)/119))))*0.5"
@@ -450,27 +493,29 @@ def test_a_time_segment_continues_the_timeline_mid_clip() -> None:
         ":y1=(H-H/((1+0.25*(((in-1)+45)/119))))*0.5"
         ":y2=((H-H/((1+0.25*(((in-1)+45)/119))))*0.5+H/((1+0.25*(((in-1)+45)/119))))"
         ":y3=((H-H/((1+0.25*(((in-1)+45)/119))))*0.5+H/((1+0.25*(((in-1)+45)/119))))"
-        "[s6]",
-        "[s6]settb=1/30[s7]",
-        "[s7]setpts=N+45[s8]",
-        "[s2][s8]overlay=eof_action=pass:format=yuv420:x=0:y=0[s9]",
-        "[2:v]format=yuva420p[s10]",
-        "[s10]loop=loop=59:size=1:start=0[s11]",
-        "[s11]settb=1/30[s12]",
-        "[s12]setpts=N+45[s13]",
-        "[s13]format=yuva420p[s14]",
-        "[s14]fade=alpha=1:d=0.500000:st=1.000000:t=in[s15]",
-        "[s9][s15]overlay=eof_action=pass:format=yuv420:x=860:y=490[s16]",
-        "[s16]setpts=PTS-STARTPTS[s17]",
+        "[s3]",
+        "[s3]settb=1/30[s4]",
+        "[s4]setpts=N+45[s5]",
+        # the video fills the frame: it is the segment's picture, already on the timeline's frames
+        "[s5]format=yuv420p[s6]",
+        "[s6]setsar=1[s7]",
+        "[s7]fps=fps=30/1[s8]",
+        "[1:v]format=yuva420p[s9]",
+        "[s9]loop=loop=59:size=1:start=0[s10]",
+        "[s10]settb=1/30[s11]",
+        "[s11]setpts=N+45[s12]",
+        "[s12]format=yuva420p[s13]",
+        "[s13]fade=alpha=1:d=0.500000:st=1.000000:t=in[s14]",
+        "[s8][s14]overlay=eof_action=pass:format=yuv420:x=860:y=490[s15]",
+        "[s15]setpts=PTS-STARTPTS[s16]",
     )
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-f", "lavfi", "-i", "color=c=0x000000:s=1920x1080:r=30/1:d=3.000000",
         "-an", "-ss", "2.466667", "-t", "2.100000", "-i", "/m/a.mp4",
         "-i", "/w/t.png",
         "-filter_complex", expected,
-        "-map", "[s17]",
+        "-map", "[s16]",
         "-f", "mp4", "-crf", "23", "-g", "60", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-profile:v", "high",
         "-vcodec", "libx264",
         "/w/pictures-00000045-00000105.mp4",

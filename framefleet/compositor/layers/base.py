@@ -10,6 +10,7 @@ from typing import Any
 from framefleet.compositor import ffgraph, geometry
 from framefleet.compositor.canvas import Canvas
 from framefleet.compositor.plan import VisualItem
+from framefleet.compositor.spec import ColorClip, ImageClip, VideoClip
 
 Stream = ffgraph.Stream
 
@@ -175,6 +176,27 @@ def finish(stream: Stream, item: VisualItem, canvas: Canvas, *, width: int, heig
         else:
             y_expr = expr if y_expr == str(y) else f"if(lt(t,{at:.6f}),{y_expr},{expr})"
     return Placed(stream, x_expr, y_expr)
+
+
+def covers(item: VisualItem, canvas: Canvas) -> bool:
+    """Whether the layer hides everything under it on every frame it shows: opaque, no transition,
+    fitted to exactly the frame at its origin (the usual full-frame video or photo)."""
+    clip = item.clip
+    if clip.opacity < 1 or (clip.transition and (clip.transition.in_ or clip.transition.out)):
+        return False
+    if isinstance(clip, ColorClip):
+        colors = [clip.color] if clip.color else [clip.gradient.from_, clip.gradient.to] if clip.gradient else []
+        if any(c[7:9] != "ff" for c in colors):
+            return False
+        fitted = geometry.fit(canvas.width, canvas.height, canvas, clip.fit, clip.scale)
+    elif isinstance(clip, VideoClip | ImageClip) and item.media is not None and item.media.width:
+        if item.media.has_alpha:
+            return False
+        fitted = geometry.fit(item.media.width, item.media.height, canvas, clip.fit, clip.scale)
+    else:
+        return False
+    return (fitted.width, fitted.height) == (canvas.width, canvas.height) and fitted_position(
+        item, canvas, fitted.width, fitted.height) == (0, 0)
 
 
 def fitted_position(item: VisualItem, canvas: Canvas, width: int, height: int, *, margin: float = 0.0
