@@ -8,7 +8,7 @@ so long timelines do not hit the argument-length limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,6 +159,18 @@ def compile_join(plan: Plan, *, pictures: Path, encoding: Encoding, output: Path
     audio_stream = audio.build(plan.audio, ctx, seconds=plan.duration, duck=plan.duck,
                                loudness=plan.output.loudness)
     return _command(_output(video_stream, audio_stream, output, encoding.joined()))
+
+
+def compile_extract(source: Path, cuts: Sequence[tuple[float, float, Path]]) -> Command:
+    """One pass over ``source``'s sound, writing each cut (``start`` and ``seconds`` in the source) to its
+    own PCM file. The decoder reads the source once, from the earliest cut; each output keeps its own
+    range, to the sample. See :func:`framefleet.compositor.render.join` for why."""
+    first = min(start for start, _, _ in cuts)
+    args: list[str] = [*GLOBAL_ARGS, "-ss", f"{first:.6f}", "-vn", "-i", str(source)]
+    for start, seconds, out in cuts:
+        args += ["-map", "0:a", "-ss", f"{start - first:.6f}", "-t", f"{seconds:.6f}", "-c:a", "pcm_f32le",
+                 "-f", "wav", str(out)]
+    return Command(tuple(args), "")
 
 
 def _output(video_stream: Stream | None, audio_stream: Stream | None, output: Path,

@@ -18,13 +18,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from framefleet.assets.fetch import Fetcher
 from framefleet.compositor import captions as cap
 from framefleet.compositor import ffmpeg, graph, raster, segments
-from framefleet.compositor.plan import Span
+from framefleet.compositor.plan import Plan, Span
 from framefleet.compositor.prepare import Timeline, fetch_all, prepare
 from framefleet.compositor.spec import RenderSpec
 from framefleet.config import Settings
@@ -161,9 +161,40 @@ def join(timeline: Timeline, pieces: Sequence[Piece], output: Path, runner: Runn
     if covered[0].start != 0 or covered[-1].end != timeline.plan.frames or any(
             a.end != b.start for a, b in itertools.pairwise(covered)):
         raise AssertionError(f"pieces do not cover the timeline: {covered}")
-    command = graph.compile_join(timeline.plan, pictures=_listing(pieces, timeline),
-                                 encoding=timeline.encoding, output=output)
+    plan = extract_sounds(timeline, runner, progress=share[0])
+    command = graph.compile_join(plan, pictures=_listing(pieces, timeline), encoding=timeline.encoding,
+                                 output=output)
     runner.run(command, seconds=timeline.plan.duration, share=share)
+
+
+def extract_sounds(timeline: Timeline, runner: Runner, *, progress: float = 0.0) -> Plan:
+    """The plan with each sound cut read from a PCM file of its own, cut from its source in one pass
+    per source file.
+
+    The sound of the whole timeline is mixed by one ffmpeg, and an input costs what its container's
+    index costs: about 3 MB for a 10-minute MP4, so 100 cuts from one long recording held 360 MB.
+    A PCM file has no index (90 MB for the same 100 cuts). And the source is decoded once, straight
+    through, instead of once per cut after a seek: a compressed sound (AAC, MP3) decoded from a seek
+    point starts without its decoder's overlap, a small click at every cut. One-piece and segmented
+    renders both mix from these files, so they sound the same. Looping sounds (a soundtrack) stay as
+    they are: they are one input each.
+    """
+    plan, canvas = timeline.plan, timeline.plan.canvas
+    slack = 2 / float(canvas.fps)
+    by_file: dict[Path, list[int]] = {}
+    for n, item in enumerate(plan.audio):
+        if not item.loop:
+            by_file.setdefault(item.file, []).append(n)
+    items = list(plan.audio)
+    for source, indexes in by_file.items():
+        cuts = []
+        for n in indexes:
+            item = plan.audio[n]
+            out = timeline.workdir / f"sound-{n:04d}.wav"
+            cuts.append((item.trim, canvas.seconds(item.span.frames) + slack, out))
+            items[n] = replace(item, file=out, trim=0.0)
+        runner.run(graph.compile_extract(source, cuts), seconds=0, share=(progress, 0.0))
+    return replace(plan, audio=tuple(items))
 
 
 def _listing(pieces: Sequence[Piece], timeline: Timeline) -> Path:
@@ -217,7 +248,8 @@ def render(spec: RenderSpec, output: Path, *, settings: Settings, fetcher: Fetch
         runner = Runner(settings, timeline, report=lambda f: report("render", f), cancel=cancel, timeout=timeout)
         try:
             if len(spans) == 1:
-                command = graph.compile_command(plan, stills=timeline.prepared.stills, encoding=encoding,
+                sounded = extract_sounds(timeline, runner) if encoding.audio_codec else plan
+                command = graph.compile_command(sounded, stills=timeline.prepared.stills, encoding=encoding,
                                                 output=part, thumbnail=thumb_part,
                                                 thumbnail_frame=thumbnail_frame(timeline) or 0,
                                                 thumbnail_width=_thumbnail_width(timeline))

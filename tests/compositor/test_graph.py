@@ -571,3 +571,17 @@ def test_canvas_fps_is_exact() -> None:
     from framefleet.compositor.spec import Output
 
     assert Canvas.from_output(Output(fps=29.97)).fps == Fraction(2997, 100)
+
+
+def test_sound_cuts_are_read_from_their_source_in_one_pass() -> None:
+    # Two cuts of one recording: the decoder starts at the first (12 s) and each output keeps its range.
+    cmd = graph.compile_extract(Path("/m/a.mp4"), [(12.0, 3.066667, Path("/w/sound-0000.wav")),
+                                                   (40.5, 1.566667, Path("/w/sound-0001.wav"))])
+    assert cmd.graph == ""
+    assert cmd.args == (
+        *GLOBAL,
+        "-ss", "12.000000", "-vn", "-i", "/m/a.mp4",
+        "-map", "0:a", "-ss", "0.000000", "-t", "3.066667", "-c:a", "pcm_f32le", "-f", "wav", "/w/sound-0000.wav",
+        "-map", "0:a", "-ss", "28.500000", "-t", "1.566667", "-c:a", "pcm_f32le", "-f", "wav", "/w/sound-0001.wav",
+    )
+    assert cmd.argv(Path("/w/graph.txt")) == ["ffmpeg", *cmd.args]  # no graph, no script
