@@ -52,6 +52,8 @@ lint: venv
 bench: system-test venv
 	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) bench/render_bench.py
+	$(PY) bench/cuts_bench.py
+	$(PY) bench/chunks_bench.py
 	$(PY) bench/captions_bench.py
 	$(PY) bench/queue_bench.py
 
