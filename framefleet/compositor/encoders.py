@@ -54,10 +54,15 @@ class Encoding:
         options = {k: v for k, v in self.options.items() if k not in AUDIO_OPTIONS | CONTAINER_OPTIONS}
         return Encoding(self.format, self.video_codec, None, options)
 
+    def sound(self) -> Encoding:
+        """The encoding of the sound on its own, as the whole would encode it (into an MP4 container)."""
+        options = {k: v for k, v in self.options.items() if k in AUDIO_OPTIONS}
+        return Encoding("mp4", None, self.audio_codec, options)
+
     def joined(self) -> Encoding:
-        """The encoding of the join: segments' pictures copied as they are, the sound encoded."""
-        options = {k: v for k, v in self.options.items() if k in AUDIO_OPTIONS | CONTAINER_OPTIONS}
-        return Encoding(self.format, "copy", self.audio_codec, options)
+        """The encoding of the join: pictures and sound copied as they are, the container's options."""
+        options = {k: v for k, v in self.options.items() if k in CONTAINER_OPTIONS}
+        return Encoding(self.format, "copy", "copy", options)
 
 
 @functools.lru_cache(maxsize=4)

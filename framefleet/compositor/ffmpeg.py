@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from framefleet.errors import BadMedia, Canceled, FFmpegError, Timeout
 
@@ -39,6 +40,12 @@ def _prctl() -> Callable[..., int] | None:
 
 
 _PRCTL = _prctl() if sys.platform == "linux" else None
+
+
+class Flag(Protocol):
+    """What stops a run: a ``threading.Event``, or anything else that can say it is set."""
+
+    def is_set(self) -> bool: ...
 
 
 def _die_with_parent() -> None:
@@ -76,7 +83,7 @@ def _read_progress(stream: object, total: float, report: Callable[[float], None]
 
 
 def run(argv: Sequence[str], *, total_seconds: float, on_progress: Callable[[float], None] | None = None,
-        cancel: threading.Event | None = None, timeout: float | None = None,
+        cancel: Flag | None = None, timeout: float | None = None,
         sources: dict[str, str] | None = None, limit: float | None = None) -> None:
     """Run ffmpeg to completion or raise. ``sources`` maps local paths to the names customers gave them,
     so a decode failure can name the source without leaking our paths. ``limit`` is the whole render's

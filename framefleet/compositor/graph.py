@@ -148,17 +148,23 @@ def compile_command(plan: Plan, *, stills: Mapping[str, Still], encoding: Encodi
     return _command(ffgraph.merge_outputs(main, *extra) if extra else main)
 
 
-def compile_join(plan: Plan, *, pictures: Path, encoding: Encoding, output: Path) -> Command:
-    """The join of a segmented render: the segments' pictures (an ffconcat list of files whose
-    durations are exact frame counts) copied without re-encoding, and the whole timeline's sound mixed,
-    ducked and loudness-normalised in one pass, so no join can be heard."""
+def compile_sound(plan: Plan, *, encoding: Encoding, output: Path) -> Command:
+    """The whole timeline's sound, mixed, ducked and loudness-normalised in one pass and encoded once,
+    on its own (it runs beside the pictures, and a segmented render's joins cannot be heard)."""
     dry = Context(plan.canvas)
     audio.build(plan.audio, dry, seconds=plan.duration, duck=plan.duck, loudness=plan.output.loudness)
     ctx = Context(plan.canvas, uses=dry.taken)
-    video_stream = ffgraph.input(str(pictures), f="concat", safe=0).video
     audio_stream = audio.build(plan.audio, ctx, seconds=plan.duration, duck=plan.duck,
                                loudness=plan.output.loudness)
-    return _command(_output(video_stream, audio_stream, output, encoding.joined()))
+    return _command(_output(None, audio_stream, output, encoding.sound()))
+
+
+def compile_join(*, pictures: Path, sound: Path, encoding: Encoding, output: Path) -> Command:
+    """The finished file: the pictures (an ffconcat list of files whose durations are exact frame
+    counts) and the sound, both copied as they are."""
+    options = [arg for key, value in sorted(encoding.joined().options.items()) for arg in (f"-{key}", str(value))]
+    return Command((*GLOBAL_ARGS, "-f", "concat", "-safe", "0", "-i", str(pictures), "-i", str(sound),
+                    "-map", "0:v", "-map", "1:a", "-c", "copy", *options, "-f", encoding.format, str(output)), "")
 
 
 def compile_extract(source: Path, cuts: Sequence[tuple[float, float, Path]]) -> Command:

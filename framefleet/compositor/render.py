@@ -80,18 +80,19 @@ class Runner:
     progress over all of them as one fraction."""
 
     def __init__(self, settings: Settings, timeline: Timeline, *, report: Callable[[float], None] | None = None,
-                 cancel: threading.Event | None = None, timeout: float | None = None) -> None:
+                 cancel: ffmpeg.Flag | None = None, timeout: float | None = None, name: str = "graph") -> None:
         self.settings, self.timeline = settings, timeline
         self.report = report or (lambda fraction: None)
         self.cancel = cancel
         self.deadline = time.monotonic() + timeout if timeout else None
         self.timeout = timeout
+        self.name = name
         self._count = 0
 
     def run(self, command: graph.Command, *, seconds: float, share: tuple[float, float]) -> None:
         """Run ``command`` (``seconds`` of output); its progress fills ``share`` = (from, width)."""
         self._count += 1
-        script = self.timeline.workdir / f"graph-{self._count:04d}.txt"
+        script = self.timeline.workdir / f"{self.name}-{self._count:04d}.txt"
         script.write_text(command.graph)
         base, width = share
         remaining = None
@@ -154,17 +155,62 @@ def concat_pictures(pieces: Sequence[Piece], output: Path, runner: Runner) -> Pi
     return Piece(output, Span(pieces[0].span.start, pieces[-1].span.end))
 
 
+def render_sound(timeline: Timeline, runner: Runner, output: Path, *, progress: float = 0.0) -> Path:
+    """The whole timeline's sound, mixed once and encoded, in a file of its own."""
+    plan = extract_sounds(timeline, runner, progress=progress)
+    command = graph.compile_sound(plan, encoding=timeline.encoding, output=output)
+    runner.run(command, seconds=plan.duration, share=(progress, 0.0))
+    return output
+
+
+class Beside:
+    """The sound rendered in a thread while the pictures render: it uses the cores the picture encode
+    leaves idle instead of the picture ffmpeg's one filtering thread. It stops when the render is
+    canceled or the pictures fail (:meth:`stop`), and :meth:`result` re-raises whatever it raised."""
+
+    def __init__(self, timeline: Timeline, settings: Settings, *, cancel: ffmpeg.Flag | None,
+                 timeout: float | None) -> None:
+        self.halt = threading.Event()
+        self.cancel = cancel
+        self.file = timeline.workdir / "sound.m4a"
+        self._error: BaseException | None = None
+        runner = Runner(settings, timeline, cancel=self, timeout=timeout, name="sound")
+        self._thread = threading.Thread(target=self._run, args=(timeline, runner), name="sound", daemon=True)
+        self._thread.start()
+
+    def is_set(self) -> bool:
+        return self.halt.is_set() or (self.cancel is not None and self.cancel.is_set())
+
+    def _run(self, timeline: Timeline, runner: Runner) -> None:
+        try:
+            render_sound(timeline, runner, self.file)
+        except BaseException as exc:  # handed to the render's thread by result()
+            self._error = exc
+
+    def stop(self) -> None:
+        self.halt.set()
+        self._thread.join()
+
+    def result(self) -> Path:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.file
+
+
 def join(timeline: Timeline, pieces: Sequence[Piece], output: Path, runner: Runner, *,
-         share: tuple[float, float] = (0.0, 1.0)) -> None:
-    """The finished file: the pieces' pictures copied in order, the whole timeline's sound mixed once."""
+         share: tuple[float, float] = (0.0, 1.0), sound: Path | None = None) -> None:
+    """The finished file: the pieces' pictures copied in order, with the whole timeline's sound (mixed
+    once, here when ``sound`` is not already rendered)."""
     covered = [p.span for p in pieces]
     if covered[0].start != 0 or covered[-1].end != timeline.plan.frames or any(
             a.end != b.start for a, b in itertools.pairwise(covered)):
         raise AssertionError(f"pieces do not cover the timeline: {covered}")
-    plan = extract_sounds(timeline, runner, progress=share[0])
-    command = graph.compile_join(plan, pictures=_listing(pieces, timeline), encoding=timeline.encoding,
+    if sound is None:
+        sound = render_sound(timeline, runner, timeline.workdir / "sound.m4a", progress=share[0])
+    command = graph.compile_join(pictures=_listing(pieces, timeline), sound=sound, encoding=timeline.encoding,
                                  output=output)
-    runner.run(command, seconds=timeline.plan.duration, share=share)
+    runner.run(command, seconds=0, share=share)
 
 
 def extract_sounds(timeline: Timeline, runner: Runner, *, progress: float = 0.0) -> Plan:
@@ -215,6 +261,24 @@ def _thumbnail_width(timeline: Timeline) -> int | None:
     return out.thumbnail.width if out.thumbnail else None
 
 
+def _render_stage(timeline: Timeline, spans: Sequence[Span], runner: Runner, *, part: Path,
+                  thumbnail: Path | None, sound: Beside | None) -> None:
+    """The pictures (one piece or segments) then the join with the sound rendered beside them; or, for
+    formats that cannot be joined by copy (webm, gif, mp3), one ffmpeg that does everything."""
+    plan, encoding = timeline.plan, timeline.encoding
+    if sound is None:
+        sounded = extract_sounds(timeline, runner) if encoding.audio_codec else plan
+        command = graph.compile_command(sounded, stills=timeline.prepared.stills, encoding=encoding, output=part,
+                                        thumbnail=thumbnail, thumbnail_frame=thumbnail_frame(timeline) or 0,
+                                        thumbnail_width=_thumbnail_width(timeline))
+        runner.run(command, seconds=plan.duration, share=(0.0, 1.0))
+        return
+    if len(spans) > 1:
+        log.info("rendering %d frames in %d segments", plan.frames, len(spans))
+    pieces = render_pictures(timeline, spans, runner, thumbnail=thumbnail, share=(0.0, 1.0 - JOIN_SHARE))
+    join(timeline, pieces, part, runner, share=(1.0 - JOIN_SHARE, JOIN_SHARE), sound=sound.result())
+
+
 def render(spec: RenderSpec, output: Path, *, settings: Settings, fetcher: Fetcher | None = None,
            on_progress: Progress | None = None, cancel: threading.Event | None = None,
            timeout: float | None = None, base_dir: Path | None = None,
@@ -246,23 +310,15 @@ def render(spec: RenderSpec, output: Path, *, settings: Settings, fetcher: Fetch
         started = time.monotonic()
         report("render", 0.0)
         runner = Runner(settings, timeline, report=lambda f: report("render", f), cancel=cancel, timeout=timeout)
+        beside = Beside(timeline, settings, cancel=cancel, timeout=timeout) if encoding.segmentable else None
         try:
-            if len(spans) == 1:
-                sounded = extract_sounds(timeline, runner) if encoding.audio_codec else plan
-                command = graph.compile_command(sounded, stills=timeline.prepared.stills, encoding=encoding,
-                                                output=part, thumbnail=thumb_part,
-                                                thumbnail_frame=thumbnail_frame(timeline) or 0,
-                                                thumbnail_width=_thumbnail_width(timeline))
-                runner.run(command, seconds=plan.duration, share=(0.0, 1.0))
-            else:
-                log.info("rendering %d frames in %d segments", plan.frames, len(spans))
-                pieces = render_pictures(timeline, spans, runner, thumbnail=thumb_part,
-                                         share=(0.0, 1.0 - JOIN_SHARE))
-                join(timeline, pieces, part, runner, share=(1.0 - JOIN_SHARE, JOIN_SHARE))
+            _render_stage(timeline, spans, runner, part=part, thumbnail=thumb_part, sound=beside)
             os.replace(part, output)
             if thumb_part and thumb_final:
                 os.replace(thumb_part, thumb_final)
         finally:
+            if beside is not None:
+                beside.stop()
             part.unlink(missing_ok=True)
             if thumb_part:
                 thumb_part.unlink(missing_ok=True)

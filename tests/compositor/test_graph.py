@@ -522,17 +522,16 @@ def test_a_time_segment_continues_the_timeline_mid_clip() -> None:
     )
 
 
-def test_the_join_copies_the_pictures_and_mixes_the_whole_sound() -> None:
-    # The segments' pictures as one ffconcat input, copied; the sound of the whole 4 s mixed once and
-    # encoded with the file's audio and container options (no picture options: nothing is encoded).
-    cmd = graph.compile_join(plan_of(SEGMENTED), pictures=Path("/w/join.ffconcat"), encoding=MP4,
-                             output=Path("/o/out.mp4"))
+def test_the_sound_of_the_whole_timeline_is_one_command() -> None:
+    # The sound of the whole 4 s mixed once and encoded with the file's audio options into a file of
+    # its own (no picture, no container options): it renders beside the pictures.
+    cmd = graph.compile_sound(plan_of(SEGMENTED), encoding=MP4, output=Path("/w/sound.m4a"))
     expected = chain(
-        "[1:a]aresample=48000[s0]",
+        "[0:a]aresample=48000[s0]",
         "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
         "[s1]atrim=end=4.000000[s2]",
         "[s2]asetpts=PTS-STARTPTS[s3]",
-        "[2:a]aresample=48000[s4]",
+        "[1:a]aresample=48000[s4]",
         "[s4]aformat=channel_layouts=stereo:sample_fmts=fltp[s5]",
         "[s5]atrim=end=4.000000[s6]",
         "[s6]asetpts=PTS-STARTPTS[s7]",
@@ -547,14 +546,26 @@ def test_the_join_copies_the_pictures_and_mixes_the_whole_sound() -> None:
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-f", "concat", "-safe", "0", "-i", "/w/join.ffconcat",
         "-ss", "1.000000", "-t", "4.066667", "-vn", "-i", "/m/a.mp4",
         "-stream_loop", "-1", "-t", "4.066667", "-vn", "-i", "/m/m.mp3",
         "-filter_complex", expected,
-        "-map", "0:v", "-map", "[s14]",
-        "-f", "mp4", "-ac", "2", "-acodec", "aac", "-ar", "48000", "-b:a", "192k", "-movflags", "+faststart",
-        "-vcodec", "copy",
-        "/o/out.mp4",
+        "-map", "[s14]",
+        "-f", "mp4", "-ac", "2", "-acodec", "aac", "-ar", "48000", "-b:a", "192k",
+        "/w/sound.m4a",
+    )
+
+
+def test_the_join_copies_pictures_and_sound() -> None:
+    # The segments' pictures as one ffconcat input and the sound file, both copied; the file's options.
+    cmd = graph.compile_join(pictures=Path("/w/join.ffconcat"), sound=Path("/w/sound.m4a"), encoding=MP4,
+                             output=Path("/o/out.mp4"))
+    assert cmd.graph == ""
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "concat", "-safe", "0", "-i", "/w/join.ffconcat",
+        "-i", "/w/sound.m4a",
+        "-map", "0:v", "-map", "1:a", "-c", "copy", "-movflags", "+faststart",
+        "-f", "mp4", "/o/out.mp4",
     )
 
 
