@@ -353,6 +353,9 @@ def test_ducking_and_loudness() -> None:
         "[s19]loudnorm=I=-16:LRA=11:TP=-1.5[s20]",
         "[s20]aresample=48000[s21]",
         "[s21]aformat=channel_layouts=stereo:sample_fmts=fltp[s22]",
+        # loudnorm drops a last partial 100 ms block: padded back to the exact length
+        "[s22]apad=whole_dur=5.000000[s23]",
+        "[s23]atrim=end=5.000000[s24]",
     )
     assert cmd.graph == expected
     assert cmd.args == (
@@ -361,7 +364,7 @@ def test_ducking_and_loudness() -> None:
         "-t", "4.066667", "-vn", "-i", "/m/a.mp4",
         "-ss", "0.500000", "-stream_loop", "-1", "-t", "5.066667", "-vn", "-i", "/m/m.mp3",
         "-filter_complex", expected,
-        "-map", "[s1]", "-map", "[s22]",
+        "-map", "[s1]", "-map", "[s24]",
         *CPU_OUT,
         "/o/out.mp4",
     )
@@ -451,6 +454,8 @@ def test_mp3_is_the_mix_alone() -> None:
         "[s12]loudnorm=I=-14:LRA=11:TP=-1.5[s13]",
         "[s13]aresample=48000[s14]",
         "[s14]aformat=channel_layouts=stereo:sample_fmts=fltp[s15]",
+        "[s15]apad=whole_dur=5.000000[s16]",
+        "[s16]atrim=end=5.000000[s17]",
     )
     assert cmd.graph == expected
     assert cmd.args == (
@@ -458,7 +463,7 @@ def test_mp3_is_the_mix_alone() -> None:
         "-t", "3.066667", "-vn", "-i", "/m/m.mp3",
         "-t", "2.066667", "-vn", "-i", "/m/a.mp4",
         "-filter_complex", expected,
-        "-map", "[s15]",
+        "-map", "[s17]",
         "-f", "mp3", "-ac", "2", "-acodec", "libmp3lame", "-ar", "48000", "-b:a", "192k",
         "/o/out.mp3",
     )
@@ -542,6 +547,8 @@ def test_the_sound_of_the_whole_timeline_is_one_command() -> None:
         "[s11]loudnorm=I=-14:LRA=11:TP=-1.5[s12]",
         "[s12]aresample=48000[s13]",
         "[s13]aformat=channel_layouts=stereo:sample_fmts=fltp[s14]",
+        "[s14]apad=whole_dur=4.000000[s15]",
+        "[s15]atrim=end=4.000000[s16]",
     )
     assert cmd.graph == expected
     assert cmd.args == (
@@ -549,7 +556,7 @@ def test_the_sound_of_the_whole_timeline_is_one_command() -> None:
         "-ss", "1.000000", "-t", "4.066667", "-vn", "-i", "/m/a.mp4",
         "-stream_loop", "-1", "-t", "4.066667", "-vn", "-i", "/m/m.mp3",
         "-filter_complex", expected,
-        "-map", "[s14]",
+        "-map", "[s16]",
         "-f", "mp4", "-ac", "2", "-acodec", "aac", "-ar", "48000", "-b:a", "192k",
         "/w/sound.m4a",
     )

@@ -171,7 +171,7 @@ def test_every_join_is_a_keyframe_with_no_frame_dropped_or_repeated(both: tuple[
 def test_the_sound_is_mixed_once_so_joins_cannot_be_heard(both: tuple[RenderResult, RenderResult]) -> None:
     whole, cut = both
     a, b = pcm(whole.path), pcm(cut.path)
-    assert a.shape == b.shape
+    assert a.shape == b.shape and a.shape[0] >= round(11.9 * 48000)  # loudnorm's last block is not lost
     assert float(np.abs(a - b).max()) < 1e-4  # the same mix, ducking and loudness as one piece
     rate = 48000
     for join in (60, 75, 135, 168, 228, 267, 327):

@@ -61,5 +61,6 @@ def build(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: boo
     mixed = mixed.filter("apad", whole_dur=f"{seconds:.6f}").filter("atrim", end=f"{seconds:.6f}")
     if loudness is not None:
         mixed = mixed.filter("loudnorm", I=f"{loudness:g}", TP=-1.5, LRA=11)
-        mixed = _conform(mixed)
+        # loudnorm works in 100 ms blocks and drops a last partial one: pad back to the exact length
+        mixed = _conform(mixed).filter("apad", whole_dur=f"{seconds:.6f}").filter("atrim", end=f"{seconds:.6f}")
     return mixed
