@@ -181,8 +181,9 @@ def test_sigkill_mid_chunk_costs_only_that_chunk(fleet_env: dict[str, str], work
         done = c.wait(job["id"], timeout=240)
     assert done["status"] == "completed", done["error"]
     assert done["chunks"] == {"total": 2, "done": 2} and done["attempts"] == 1
-    keys = [k for k in output_keys(env, bucket) if job["id"] in k]
-    assert keys == [f"results/acme/{job['id']}/output.mp4"]  # one result, no chunk left behind
+    # one result; the chunk files go as the job is settled (just after its terminal state is written)
+    wait_until(lambda: [k for k in output_keys(env, bucket) if job["id"] in k]
+               == [f"results/acme/{job['id']}/output.mp4"], 10, "one result and no chunk left")
     assert done["result"]["duration"] == 16.0
     # the survivor rendered its own chunk, then the one its peer died in
     log = "".join(second.log)
