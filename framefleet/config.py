@@ -27,8 +27,15 @@ class Limits:
     max_pixels: int = 3840 * 2160
     max_clips: int = 500
     max_tracks: int = 50
+    #: A spec's JSON may be at most this long (bytes) and nested this deep: parsing and validating
+    #: a document costs time and stack in proportion to both, before any rule can refuse it.
+    max_spec_bytes: int = 10 * 1024**2
+    max_spec_depth: int = 32
     max_download_bytes: int = 2 * 1024**3
     download_timeout: float = 60.0
+    #: A whole download (all redirects, every byte) must end within this many seconds: a server that
+    #: trickles one byte at a time never trips the per-read ``download_timeout``.
+    download_deadline: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,9 @@ class Settings:
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "framefleet")
     #: Local files a queued job may read; ``None`` means queued jobs read no local files at all.
     local_root: Path | None = None
+    #: ``s3://bucket/prefix`` places queued jobs may read (``{tenant}`` stands for the job's tenant);
+    #: empty means queued jobs read no ``s3://`` source at all.
+    s3_sources: tuple[str, ...] = ()
     ffmpeg: str = "ffmpeg"
     ffprobe: str = "ffprobe"
     limits: Limits = field(default_factory=Limits)
@@ -101,6 +111,14 @@ class Settings:
                 return False
             raise BadInput(f"FRAMEFLEET_{name} must be true or false, got {raw!r}")
 
+        def s3_sources(raw: str) -> tuple[str, ...]:
+            places = tuple(p for p in raw.replace(",", " ").split() if p)
+            for place in places:
+                bucket = place.removeprefix("s3://").split("/", 1)[0]
+                if not place.startswith("s3://") or not bucket or "{" in bucket:
+                    raise BadInput(f"FRAMEFLEET_S3_SOURCES: {place!r} is not an s3://bucket/prefix place")
+            return places
+
         encoder = (get("ENCODER") or "auto").lower()
         if encoder not in {"auto", "cpu", "gpu"}:
             raise BadInput(f"FRAMEFLEET_ENCODER must be auto, cpu or gpu, got {encoder!r}")
@@ -112,8 +130,11 @@ class Settings:
             max_pixels=int(number("MAX_PIXELS", defaults.max_pixels, int)),
             max_clips=int(number("MAX_CLIPS", defaults.max_clips, int)),
             max_tracks=int(number("MAX_TRACKS", defaults.max_tracks, int)),
+            max_spec_bytes=int(number("MAX_SPEC_BYTES", defaults.max_spec_bytes, int)),
+            max_spec_depth=int(number("MAX_SPEC_DEPTH", defaults.max_spec_depth, int)),
             max_download_bytes=int(number("MAX_DOWNLOAD_BYTES", defaults.max_download_bytes, int)),
             download_timeout=number("DOWNLOAD_TIMEOUT", defaults.download_timeout),
+            download_deadline=number("DOWNLOAD_DEADLINE", defaults.download_deadline),
         )
         cache = get("CACHE_DIR")
         xdg = env.get("XDG_CACHE_HOME")
@@ -130,6 +151,7 @@ class Settings:
             allow_private_urls=flag("ALLOW_PRIVATE_URLS"),
             cache_dir=Path(cache) if cache else home_cache,
             local_root=Path(root).resolve() if root else None,
+            s3_sources=s3_sources(get("S3_SOURCES") or ""),
             state_url=get("STATE_URL"),
             job_ttl=number("JOB_TTL", 86400.0),
             render_time_limit=number("RENDER_TIME_LIMIT", 3600.0),

@@ -2,39 +2,103 @@
 
 Remote sources land in a cache keyed by the URL (shared by every process of a worker, written atomically),
 so a second render of the same assets downloads nothing. Sizes are capped while streaming, not trusted
-from ``Content-Length`` alone.
+from ``Content-Length`` alone, and every download has an overall deadline and honours a cancel within a
+fraction of a second: a watchdog thread shuts the socket down, so even a read blocked on a server that
+sends one byte every few seconds returns at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
+import socket
 import tempfile
+import threading
+import time
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urljoin, urlsplit
 
+from framefleet.assets import places
 from framefleet.assets.netguard import open_connection
 from framefleet.config import Settings
-from framefleet.errors import FetchError, TransientFetchError
+from framefleet.errors import Canceled, FetchError, TransientFetchError
 
 log = logging.getLogger(__name__)
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 _MAX_REDIRECTS = 5
 _CHUNK = 1 << 20
+_TICK = 0.2  # how often the watchdog looks at the cancel flag and the deadline
+
+
+class Stop(Protocol):
+    """What cancels a download: a ``threading.Event`` or anything that can say it is set."""
+
+    def is_set(self) -> bool: ...
+
+
+class _Watchdog:
+    """Ends a download from outside when it is canceled or runs past its deadline.
+
+    A blocked ``recv`` cannot be interrupted from Python, and a socket time-out cannot be resumed
+    (``SocketIO`` refuses to read after one), so the watchdog shuts the socket down instead: the read
+    returns at once, and the download loop asks :meth:`raise_if_tripped` why.
+    """
+
+    def __init__(self, deadline: float, seconds: float, cancel: Stop | None) -> None:
+        self.deadline, self.seconds, self.cancel = deadline, seconds, cancel
+        self.sock: socket.socket | None = None
+        self.reason: str | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="download-watchdog", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._done.wait(_TICK):
+            if self.cancel is not None and self.cancel.is_set():
+                self.reason = "canceled"
+            elif time.monotonic() > self.deadline:
+                self.reason = "deadline"
+            else:
+                continue
+            sock = self.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):  # already closed: the read has ended anyway
+                    sock.shutdown(socket.SHUT_RDWR)
+            return
+
+    def raise_if_tripped(self) -> None:
+        if self.reason == "canceled" or (self.cancel is not None and self.cancel.is_set()):
+            raise Canceled("the job was canceled")
+        if self.reason == "deadline" or time.monotonic() > self.deadline:
+            raise FetchError(f"source took longer than the download deadline of {self.seconds:.0f} s")
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=1)
 
 
 class Fetcher:
-    """Turns sources into local paths; one per render (cheap), sharing the on-disk cache."""
+    """Turns sources into local paths; one per render (cheap), sharing the on-disk cache.
+
+    ``confined`` fetchers serve queued jobs of ``tenant``: ``s3://`` sources must lie in a place of
+    ``FRAMEFLEET_S3_SOURCES`` and never under the fleet's results. Local renders trust their user, as
+    they do with local files, unless the operator lists places, which then bind them too.
+    """
 
     def __init__(self, settings: Settings, *, base_dir: Path | None = None, local_root: Path | None = None,
-                 allow_local: bool = True, s3_client: Any = None) -> None:
+                 allow_local: bool = True, s3_client: Any = None, tenant: str | None = None,
+                 confined: bool = False, cancel: Stop | None = None) -> None:
         self.settings = settings
         self.base_dir = (base_dir or Path.cwd()).resolve()
         self.local_root = local_root
         self.allow_local = allow_local
+        self.tenant = tenant
+        self.confined = confined
+        self.cancel = cancel
         self._s3 = s3_client
         self.downloads = 0  # remote fetches that missed the cache (observable in tests and logs)
 
@@ -57,10 +121,20 @@ class Fetcher:
         if src.startswith(("http://", "https://")):
             return self._cached(src, self._download_http)
         if src.startswith("s3://"):
+            self.s3_location(src)  # refused before the cache is even looked at
             return self._cached(src, self._download_s3)
         if src.startswith("job:"):
             raise FetchError("job: sources are available to queued jobs only")
         raise FetchError("unsupported source")
+
+    def s3_location(self, src: str) -> tuple[str, str]:
+        """(bucket, key) of an ``s3://`` source this fetcher may read; :class:`FetchError` if it may not."""
+        configured = self.settings.s3_sources
+        if not self.confined and not configured:
+            return places.split_source(src)
+        storage = self.settings.storage_url
+        results = places.Place.parse(storage) if self.confined and storage.startswith("s3://") else None
+        return places.check(src, allowed=places.expand(configured, self.tenant), results=results)
 
     # -- local ----------------------------------------------------------------------------------------
 
@@ -109,8 +183,21 @@ class Fetcher:
 
     def _download_http(self, url: str, sink: Any) -> None:
         limits = self.settings.limits
+        watchdog = _Watchdog(time.monotonic() + limits.download_deadline, limits.download_deadline, self.cancel)
+        try:
+            self._follow(url, sink, watchdog)
+        except (OSError, TimeoutError) as exc:
+            watchdog.raise_if_tripped()
+            raise TransientFetchError("source could not be downloaded", detail=f"{url}: {exc}") from None
+        finally:
+            watchdog.close()
+        watchdog.raise_if_tripped()  # a shut-down socket reads as a short, clean end of file
+
+    def _follow(self, url: str, sink: Any, watchdog: _Watchdog) -> None:
+        limits = self.settings.limits
         current = url
         for _ in range(_MAX_REDIRECTS + 1):
+            watchdog.raise_if_tripped()
             parts = urlsplit(current)
             conn = open_connection(current, timeout=limits.download_timeout,
                                    allow_private=self.settings.allow_private_urls)
@@ -118,13 +205,10 @@ class Fetcher:
                 path = parts.path or "/"
                 if parts.query:
                     path += "?" + parts.query
-                try:
-                    conn.request("GET", path, headers={"User-Agent": "framefleet", "Accept": "*/*"})
-                    response = conn.getresponse()
-                except FetchError:
-                    raise
-                except (OSError, TimeoutError) as exc:
-                    raise TransientFetchError("source could not be downloaded", detail=f"{url}: {exc}") from None
+                conn.connect()
+                watchdog.sock = conn.sock
+                conn.request("GET", path, headers={"User-Agent": "framefleet", "Accept": "*/*"})
+                response = conn.getresponse()
                 if response.status in _REDIRECTS and response.getheader("Location"):
                     current = urljoin(current, response.getheader("Location") or "")
                     continue
@@ -136,40 +220,61 @@ class Fetcher:
                 if length and length.isdigit():
                     self._limit(int(length))
                 total = 0
-                while chunk := response.read(_CHUNK):
+                while chunk := response.read1(_CHUNK):
                     total += len(chunk)
                     self._limit(total)
                     sink.write(chunk)
+                watchdog.raise_if_tripped()
+                if length and length.isdigit() and total < int(length):
+                    raise TransientFetchError("source download ended early",
+                                              detail=f"{url}: {total} of {length} bytes")
                 return
             finally:
+                watchdog.sock = None
                 conn.close()
         raise FetchError("too many redirects")
 
     # -- s3 -------------------------------------------------------------------------------------------
 
     def _download_s3(self, url: str, sink: Any) -> None:
-        parts = urlsplit(url)
-        bucket, key = parts.netloc, parts.path.lstrip("/")
-        if not bucket or not key:
-            raise FetchError("an s3:// source needs a bucket and a key")
+        bucket, key = self.s3_location(url)
+        limits = self.settings.limits
+        deadline = time.monotonic() + limits.download_deadline
         client = self._s3_client()
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            head = client.head_object(Bucket=bucket, Key=key)
-            self._limit(int(head.get("ContentLength", 0)))
-            client.download_fileobj(bucket, key, sink)
+            reply = client.get_object(Bucket=bucket, Key=key)
+            self._limit(int(reply.get("ContentLength", 0)))
+            body = reply["Body"]
+            total = 0
+            try:
+                for chunk in body.iter_chunks(_CHUNK):
+                    total += len(chunk)
+                    self._limit(total)
+                    sink.write(chunk)
+                    if self.cancel is not None and self.cancel.is_set():
+                        raise Canceled("the job was canceled")
+                    if time.monotonic() > deadline:
+                        raise FetchError("source took longer than the download deadline of "
+                                         f"{limits.download_deadline:.0f} s")
+            finally:
+                body.close()
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in ("404", "NoSuchKey", "NotFound", "403", "AccessDenied"):
+            if code in ("404", "NoSuchKey", "NotFound", "403", "AccessDenied", "NoSuchBucket"):
                 raise FetchError("source not found in object storage") from None
             raise TransientFetchError("object storage failed", detail=str(exc)) from None
-        except BotoCoreError as exc:
+        except (BotoCoreError, OSError) as exc:
             raise TransientFetchError("object storage failed", detail=str(exc)) from None
 
     def _s3_client(self) -> Any:
         if self._s3 is None:
             import boto3
+            from botocore.config import Config
 
-            self._s3 = boto3.client("s3", endpoint_url=self.settings.s3_endpoint_url)
+            timeout = self.settings.limits.download_timeout
+            self._s3 = boto3.client("s3", endpoint_url=self.settings.s3_endpoint_url,
+                                    config=Config(connect_timeout=min(timeout, 10), read_timeout=timeout,
+                                                  retries={"max_attempts": 3}))
         return self._s3

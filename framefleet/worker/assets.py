@@ -1,7 +1,8 @@
 """Sources for queued jobs: the same fetcher as local renders, plus ``job:<id>`` and stricter local files.
 
 A queued job may read local files only under ``FRAMEFLEET_LOCAL_ROOT`` (none at all when it is unset),
-and ``job:<id>`` names the result of an earlier job of the *same tenant*; another tenant's id reads as
+``s3://`` objects only in the places of ``FRAMEFLEET_S3_SOURCES`` (none when it is unset), and
+``job:<id>`` names the result of an earlier job of the *same tenant*; another tenant's id reads as
 "not found", exactly like an id that does not exist.
 """
 
@@ -11,17 +12,17 @@ import os
 import tempfile
 from pathlib import Path
 
-from framefleet.assets.fetch import Fetcher
+from framefleet.assets.fetch import Fetcher, Stop
 from framefleet.errors import FetchError
 from framefleet.queue.jobs import Job
 from framefleet.worker.runtime import Runtime
 
 
 class JobFetcher(Fetcher):
-    def __init__(self, rt: Runtime, job: Job) -> None:
+    def __init__(self, rt: Runtime, job: Job, *, cancel: Stop | None = None) -> None:
         root = rt.settings.local_root
         super().__init__(rt.settings, base_dir=root or Path("/nonexistent"), local_root=root,
-                         allow_local=root is not None)
+                         allow_local=root is not None, tenant=job.tenant, confined=True, cancel=cancel)
         self.rt, self.job = rt, job
 
     def fetch(self, src: str) -> Path:

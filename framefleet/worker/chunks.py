@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from framefleet import logs
+from framefleet.assets.fetch import Stop
 from framefleet.compositor import segments
 from framefleet.compositor.encoders import SEGMENTABLE
 from framefleet.compositor.plan import Span
@@ -70,12 +71,12 @@ def policy(rt: Runtime) -> segments.Policy:
     return segments.Policy(max_inputs=rt.settings.segment_inputs, max_seconds=rt.settings.segment_seconds)
 
 
-def plan_chunks(rt: Runtime, job: Job, spec: RenderSpec) -> list[list[Span]] | None:
+def plan_chunks(rt: Runtime, job: Job, spec: RenderSpec, *, cancel: Stop | None = None) -> list[list[Span]] | None:
     """The chunks this render job should be split into, or None to render it in one place."""
     requested: Any = job.payload.get("chunks") or spec.output.chunks
     if requested == 1 or spec.output.format not in SEGMENTABLE:
         return None
-    files = fetch_all(spec, JobFetcher(rt, job))
+    files = fetch_all(spec, JobFetcher(rt, job, cancel=cancel))
     plan = plan_for(spec, files, rt.settings)
     count = segments.count_for(plan.duration, rt.settings.chunk_seconds,
                                None if requested == "auto" else int(requested))
@@ -145,9 +146,10 @@ def _finished(rt: Runtime, job_id: str, index: int) -> Job | None:
     return rt.store.modify(job_id, change)
 
 
-def _timeline(rt: Runtime, job: Job, work: Path, *, pictures: bool = True, window: Span | None = None) -> Timeline:
+def _timeline(rt: Runtime, job: Job, work: Path, *, cancel: Stop, pictures: bool = True,
+              window: Span | None = None) -> Timeline:
     spec = load_spec(job.payload.get("spec"), limits=rt.settings.limits)
-    files = fetch_all(spec, JobFetcher(rt, job))
+    files = fetch_all(spec, JobFetcher(rt, job, cancel=cancel))
     return prepare(spec, work, settings=rt.settings, files=files, pictures=pictures, window=window)
 
 
@@ -186,7 +188,7 @@ def run_chunk(rt: Runtime, job_id: str, index: int, *, last_try: bool = True,
         work = Path(tempfile.mkdtemp(dir=_work_root(rt), prefix=f"{job_id}-chunk{index}-"))
         try:
             with watch.running():
-                timeline = _timeline(rt, job, work, window=Span(spans[0].start, spans[-1].end))
+                timeline = _timeline(rt, job, work, cancel=watch.stop, window=Span(spans[0].start, spans[-1].end))
                 runner = Runner(rt.settings, timeline, report=_report(rt, job_id, index), cancel=watch.stop,
                                 timeout=time_limit)
                 at = thumbnail_frame(timeline)
@@ -232,7 +234,7 @@ def run_join(rt: Runtime, job_id: str, *, last_try: bool = True, time_limit: flo
         started = time.monotonic()
         try:
             with watch.running():
-                timeline = _timeline(rt, job, work, pictures=False)
+                timeline = _timeline(rt, job, work, cancel=watch.stop, pictures=False)
                 pieces = []
                 for index, run in enumerate(job.chunks["spans"]):
                     file = rt.storage.get(chunk_key(job, index), work / f"chunk-{index:04d}.mp4")

@@ -21,12 +21,12 @@ def run_render(rt: Runtime, job_id: str, *, last_try: bool = True, time_limit: f
 
     def body(job: Job, watch: Watch, work: Path) -> tuple[dict[str, Any], float] | None:
         spec = load_spec(job.payload.get("spec"), limits=rt.settings.limits)
-        runs = chunks.plan_chunks(rt, job, spec)
+        runs = chunks.plan_chunks(rt, job, spec, cancel=watch.stop)
         if runs is not None:
             chunks.split(rt, job, runs)
             return None
         result = render(spec, work / f"output.{spec.output.format}", settings=rt.settings,
-                        fetcher=JobFetcher(rt, job), on_progress=watch.progress, cancel=watch.stop,
+                        fetcher=JobFetcher(rt, job, cancel=watch.stop), on_progress=watch.progress, cancel=watch.stop,
                         timeout=time_limit)
         watch.progress("upload", 0.0)
         started = time.monotonic()
