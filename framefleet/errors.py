@@ -17,6 +17,7 @@ stack traces) goes in ``detail``, which is logged and never shown::
     ├── HandedBack                  code "internal"    the worker shut down; the work is redelivered
     ├── Timeout                     code "timeout"
     ├── StorageError                code "internal"    object storage failed; transient, retried
+    │   └── StorageRefused          code "internal"    storage refused for good (no bucket, denied, bad key)
     └── ProviderError               code "provider_error"
 """
 
@@ -121,6 +122,13 @@ class StorageError(FramefleetError):
     """Object storage failed; usually transient."""
 
     transient = True
+
+
+class StorageRefused(StorageError):
+    """Storage refused the request in a way retrying cannot change (missing bucket, access denied, a key or
+    name it rejects, a read-only folder): the job fails at once instead of being retried as if transient."""
+
+    transient = False
 
 
 class ProviderError(FramefleetError):

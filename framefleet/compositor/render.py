@@ -14,13 +14,13 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from framefleet import leftovers
 from framefleet.assets.fetch import Fetcher
 from framefleet.compositor import captions as cap
 from framefleet.compositor import ffmpeg, graph, raster, segments
@@ -298,7 +298,8 @@ def render(spec: RenderSpec, output: Path, *, settings: Settings, fetcher: Fetch
 
     started = time.monotonic()
     report("prepare", 0.0)
-    with tempfile.TemporaryDirectory(prefix="framefleet-") as work:
+    leftovers.sweep_render_parts(output)  # what a killed render to the same place left beside it
+    with leftovers.workdir() as work:  # owned: a sweep at worker start removes it if we are killed
         timeline = prepare(spec, Path(work), settings=settings, files=files)
         plan, encoding = timeline.plan, timeline.encoding
         spans = segments.split(plan, policy) if encoding.segmentable else [plan.span]

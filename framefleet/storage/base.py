@@ -53,6 +53,14 @@ class Storage(ABC):
     def check(self) -> None:
         """Raise :class:`StorageError` unless the store is writable (readiness probes)."""
 
+    def sweep(self, *, max_age: float) -> int:
+        """Remove partial uploads that dead processes left behind (worker start); returns how many went.
+
+        Object stores keep no partial object (a multipart upload never finished is invisible and is
+        cleared by the bucket's ``AbortIncompleteMultipartUpload`` lifecycle rule), so the default does
+        nothing."""
+        return 0
+
 
 def open_storage(settings: Settings, *, s3_client: Any = None) -> Storage:
     """``file:///dir`` (or a relative ``file://./dir``) or ``s3://bucket/prefix``."""

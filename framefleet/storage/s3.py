@@ -9,10 +9,39 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from framefleet.errors import FetchError, StorageError
+from framefleet.errors import FetchError, StorageError, StorageRefused
 from framefleet.storage.base import Storage, Stored
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
+#: Error codes that may pass on their own (throttling, a server hiccup, credentials about to be refreshed);
+#: every other 4xx (no such bucket, access denied, an invalid bucket name or key) stays as it is.
+_TRANSIENT_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
+                    "ExpiredToken", "TokenRefreshRequired", "InternalError", "ServiceUnavailable",
+                    "RequestLimitExceeded", "OperationAborted"}
+
+
+def _failed(message: str, exc: BaseException) -> StorageError:
+    """Classify a boto3 failure: :class:`StorageRefused` when retrying cannot help, else :class:`StorageError`.
+
+    Connection errors, timeouts, 5xx and throttling are transient; a 4xx answer or a request botocore
+    refuses to build (an invalid bucket name, an empty key) is permanent."""
+    from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
+    cause: BaseException = exc
+    if not isinstance(exc, (ClientError, BotoCoreError)):  # boto3's S3UploadFailedError wraps the real one
+        cause = exc.__cause__ or exc.__context__ or exc
+    if isinstance(cause, ParamValidationError):
+        return StorageRefused(f"{message}: object storage refused the request (not retried)", detail=str(exc))
+    if isinstance(cause, ClientError):
+        error = cause.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = int(cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code.isdigit() and not status:
+            status = int(code)
+        if code not in _TRANSIENT_CODES and 400 <= status < 500 and status not in (408, 429):
+            return StorageRefused(f"{message}: object storage refused it ({code or status}; not retried)",
+                                  detail=str(exc))
+    return StorageError(message, detail=str(exc))
 
 
 class S3Storage(Storage):
@@ -39,6 +68,7 @@ class S3Storage(Storage):
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def put(self, path: Path, key: str, *, content_type: str) -> Stored:
+        from boto3.exceptions import S3UploadFailedError
         from boto3.s3.transfer import TransferConfig
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -46,8 +76,8 @@ class S3Storage(Storage):
         try:
             self.client.upload_file(str(path), self.bucket, self._key(key),
                                     ExtraArgs={"ContentType": content_type}, Config=config)
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError("result could not be uploaded", detail=str(exc)) from None
+        except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
+            raise _failed("result could not be uploaded", exc) from None
         return Stored(key, self.url(key), path.stat().st_size, content_type)
 
     def get(self, key: str, target: Path) -> Path:
@@ -58,9 +88,9 @@ class S3Storage(Storage):
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
                 raise FetchError("not found") from None
-            raise StorageError("object storage failed", detail=str(exc)) from None
+            raise _failed("object storage failed", exc) from None
         except BotoCoreError as exc:
-            raise StorageError("object storage failed", detail=str(exc)) from None
+            raise _failed("object storage failed", exc) from None
         return target
 
     def exists(self, key: str) -> bool:
@@ -71,9 +101,9 @@ class S3Storage(Storage):
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
                 return False
-            raise StorageError("object storage failed", detail=str(exc)) from None
+            raise _failed("object storage failed", exc) from None
         except BotoCoreError as exc:
-            raise StorageError("object storage failed", detail=str(exc)) from None
+            raise _failed("object storage failed", exc) from None
         return True
 
     def delete_prefix(self, prefix: str) -> int:
@@ -88,7 +118,7 @@ class S3Storage(Storage):
                     self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
                     count += len(keys)
         except (ClientError, BotoCoreError) as exc:
-            raise StorageError("object storage failed", detail=str(exc)) from None
+            raise _failed("object storage failed", exc) from None
         return count
 
     def url(self, key: str) -> str:
@@ -101,4 +131,4 @@ class S3Storage(Storage):
         try:
             self.client.put_object(Bucket=self.bucket, Key=self._key(".framefleet-ready"), Body=b"ok")
         except (ClientError, BotoCoreError) as exc:
-            raise StorageError("object storage is not writable", detail=str(exc)) from None
+            raise _failed("object storage is not writable", exc) from None

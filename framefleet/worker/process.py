@@ -7,21 +7,25 @@ finish, after which their ffmpeg is stopped and the job is handed back to its qu
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import dramatiq
 
+from framefleet import leftovers
 from framefleet.config import Settings
 from framefleet.errors import BadInput
 from framefleet.queue.actors import Actors, attach, declare
 from framefleet.queue.broker import QUEUES, make_broker
 from framefleet.queue.jobs import JobStore
-from framefleet.storage import open_storage
+from framefleet.storage import Storage, open_storage
 from framefleet.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -90,6 +94,34 @@ def _expire_loop(rt: Runtime, stop: threading.Event) -> None:
             expire(rt)
         except Exception:
             log.warning("expiring queued jobs failed", exc_info=True)
+
+
+def sweep_leftovers(settings: Settings, storage: Storage) -> list[Path]:
+    """Remove what killed processes left on this machine: render work folders (in the temporary folder and
+    under ``<cache_dir>/work``), ``.part-`` files in the caches, partial uploads of local storage.
+
+    Run when a worker starts. Only what no live process owns goes (see :mod:`framefleet.leftovers`), so
+    the other worker processes of a pod, and renders started by hand beside it, keep their folders."""
+    age = settings.render_time_limit
+    removed = leftovers.sweep(Path(tempfile.gettempdir()), max_age=age)
+    removed += leftovers.sweep(settings.cache_dir / "work", max_age=age)
+    for cache in ("assets", "jobs", "probe"):
+        root = settings.cache_dir / cache
+        removed += leftovers.sweep(root, max_age=age)
+        try:
+            folders = [e.path for e in os.scandir(root) if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            folders = []
+        for folder in folders:
+            removed += leftovers.sweep(Path(folder), max_age=age)
+    try:
+        partial = storage.sweep(max_age=age)
+    except Exception:
+        log.warning("partial uploads could not be swept", exc_info=True)
+        partial = 0
+    if removed or partial:
+        log.info("swept %d folder(s) and file(s) left by killed processes", len(removed) + partial)
+    return removed
 
 
 def _broker_ping(broker: dramatiq.Broker, rt: Runtime) -> Any:
@@ -177,6 +209,7 @@ def run(settings: Settings, *, queues: Sequence[str], processes: int, threads: i
     if child:
         return run_one(settings, queues=queues, threads=threads, serve_metrics=False)
     prepare(settings.metrics_dir or default_dir(settings.metrics_port))
+    sweep_leftovers(settings, open_storage(settings))
     if processes <= 1:
         return run_one(settings, queues=queues, threads=threads)
     rt, broker, _ = build_runtime(settings)

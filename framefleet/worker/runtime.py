@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from framefleet import leftovers
 from framefleet.config import Settings
 from framefleet.queue.jobs import JobStore
 from framefleet.storage import Storage
@@ -17,6 +18,8 @@ from framefleet.storage import Storage
 LEASE_SECONDS = 30.0
 #: A job that has started this many times without finishing (its workers keep dying) is failed.
 MAX_ATTEMPTS = 3
+
+_work_lock = threading.Lock()
 
 
 @dataclass
@@ -36,6 +39,14 @@ class Runtime:
     hand_back: threading.Event = field(default_factory=threading.Event)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
+    _work_root: Path | None = field(default=None, repr=False)
+
     @property
     def work_root(self) -> Path:
-        return self.settings.cache_dir / "work"
+        """This process's own folder for job work folders, under ``<cache_dir>/work``: owned (locked) for
+        the life of the process, so a worker start sweeps what a killed process left and nothing else."""
+        if self._work_root is None:
+            with _work_lock:
+                if self._work_root is None:
+                    self._work_root = leftovers.process_dir(self.settings.cache_dir / "work")
+        return self._work_root
