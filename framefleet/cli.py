@@ -16,29 +16,60 @@ from types import FrameType
 from typing import Any
 
 from framefleet import __version__
-from framefleet.errors import BadInput, FramefleetError, Problem, SpecError
+from framefleet.config import Limits
+from framefleet.errors import BadInput, FramefleetError, SpecError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def _read_spec(path: str) -> Any:
+def _read_spec(path: str, limits: Limits) -> Any:
+    """The parsed spec file (or standard input), read no further than the size limit allows."""
+    from framefleet.compositor.jsonload import loads
+
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        if path == "-":
+            data = sys.stdin.buffer.read(limits.max_spec_bytes + 1)
+        else:
+            with open(path, "rb") as file:
+                data = file.read(limits.max_spec_bytes + 1)
     except OSError as exc:
-        raise BadInput(f"{path}: {exc.strerror or 'cannot be read'}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError([Problem("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
-                        ) from None
+        raise BadInput(f"{_printable(path)}: {exc.strerror or 'cannot be read'}") from None
+    return loads(data, limits=limits)
+
+
+def _printable(text: str) -> str:
+    """``text`` safe to print on any terminal (a file name may hold bytes that are not UTF-8)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _output_path(arg: str | None, spec_arg: str, fmt: str) -> Path:
+    """Where ``render`` writes: ``-o``, or the spec's name with the format's suffix.
+
+    The suffix must be the format's: the thumbnail (``.jpg``) and captions (``.vtt``) go beside the
+    output under its name with their own suffix, so ``-o x.jpg`` would have the thumbnail overwrite
+    the video, and a player trusts the suffix anyway."""
+    if arg is None:
+        return Path(f"{Path(spec_arg).stem if spec_arg != '-' else 'render'}.{fmt}")
+    output = Path(arg)
+    if output.suffix.lower() != f".{fmt}":
+        raise BadInput(f"-o {_printable(arg)}: the output's name must end in .{fmt} (output.format is {fmt})")
+    if output.is_dir():
+        raise BadInput(f"-o {_printable(arg)}: is a folder; give a file name ending in .{fmt}")
+    return output
+
+
+#: A spec can hold thousands of errors (one per word); the first ones say what is wrong.
+MAX_PRINTED_PROBLEMS = 100
 
 
 def _print_problems(exc: FramefleetError) -> None:
     if isinstance(exc, SpecError):
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+        for problem in exc.problems[:MAX_PRINTED_PROBLEMS]:
+            print(f"error: {_printable(str(problem))}", file=sys.stderr)
+        if len(exc.problems) > MAX_PRINTED_PROBLEMS:
+            print(f"error: ... and {len(exc.problems) - MAX_PRINTED_PROBLEMS} more", file=sys.stderr)
     else:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {_printable(exc.message)}", file=sys.stderr)
 
 
 def _terminate_on_sigterm() -> None:
@@ -57,9 +88,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     from framefleet.console import ProgressBar
 
     settings = Settings.from_env()
-    spec = load_spec(_read_spec(args.spec), limits=settings.limits)
+    spec = load_spec(_read_spec(args.spec, settings.limits), limits=settings.limits)
     base_dir = Path.cwd() if args.spec == "-" else Path(args.spec).resolve().parent
-    output = Path(args.output or f"{Path(args.spec).stem if args.spec != '-' else 'render'}.{spec.output.format}")
+    output = _output_path(args.output, args.spec, spec.output.format)
     bar = ProgressBar(enabled=not args.quiet)
     try:
         result = render(spec, output, settings=settings, base_dir=base_dir, on_progress=bar,
@@ -75,7 +106,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from framefleet.config import Settings
 
     settings = Settings.from_env()
-    raw = _read_spec(args.spec)
+    raw = _read_spec(args.spec, settings.limits)
     base_dir = Path.cwd() if args.spec == "-" else Path(args.spec).resolve().parent
     summary = validate_local(raw, settings=settings, base_dir=base_dir)
     print(json.dumps(summary))
@@ -121,15 +152,19 @@ def _client() -> Any:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    from framefleet.compositor.jsonload import loads
+    from framefleet.config import Settings
+
+    limits = Settings.from_env().limits
     metadata = None
     if args.metadata:
         try:
-            metadata = json.loads(args.metadata)
-        except json.JSONDecodeError:
-            raise BadInput("--metadata must be a JSON object") from None
+            metadata = loads(args.metadata, limits=limits, what="--metadata")
+        except SpecError as exc:
+            raise BadInput(f"--metadata must be a JSON object: {exc.problems[0]}") from None
         if not isinstance(metadata, dict):
             raise BadInput("--metadata must be a JSON object")
-    payload = _read_spec(args.spec)
+    payload = _read_spec(args.spec, limits)
     with _client() as client:
         job = client.submit(payload, type=args.type, tenant=args.tenant, webhook=args.webhook, metadata=metadata,
                             idempotency_key=args.idempotency_key, chunks=args.chunks)
@@ -247,3 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: the user gets one line, -v gets the traceback
+        logging.getLogger("framefleet").debug("internal error", exc_info=True)
+        print(f"error: internal error ({type(exc).__name__}); please report it (-v shows the details)",
+              file=sys.stderr)
+        return EXIT_FAILED

@@ -11,6 +11,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from framefleet.compositor.jsonload import check_document
 from framefleet.compositor.spec import load_spec
 from framefleet.config import Settings
 from framefleet.errors import BadInput
@@ -54,6 +55,9 @@ class Client:
             raise BadInput("webhook must be an http:// or https:// URL")
         if not tenant or len(tenant) > 128 or ":" in tenant or "/" in tenant:
             raise BadInput("tenant must be 1-128 characters without ':' or '/'")
+        # every payload is stored as JSON and read back by a worker: one too deep to serialise, or with
+        # an infinity or a lone surrogate in it, must be refused here, not crash the store or the worker
+        check_document(payload, limits=self.settings.limits, what=f"a {type} request")
         queue = "generate"
         if type == "render":
             spec = load_spec(payload, limits=self.settings.limits)

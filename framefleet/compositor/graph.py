@@ -138,7 +138,8 @@ def compile_command(plan: Plan, *, stills: Mapping[str, Still], encoding: Encodi
         still = split[1].filter("trim", start_frame=at, end_frame=at + 1)
         if thumbnail_width:
             still = still.filter("scale", thumbnail_width, -2, flags="bicubic")
-        options: dict[str, ffgraph.Option] = {"vframes": 1, "q:v": 3, "f": "image2"}
+        # update=1: one image, so a '%d' in the file's name is never read as a frame-number pattern
+        options: dict[str, ffgraph.Option] = {"vframes": 1, "q:v": 3, "f": "image2", "update": 1}
         extra.append(ffgraph.output(still, str(thumbnail), **options))
     if video_stream is not None and encoding.format == "gif":
         split = video_stream.filter_multi_output("split")

@@ -15,11 +15,13 @@ from framefleet.compositor.canvas import Canvas
 from framefleet.compositor.captions import TimedWord, group_phrases
 from framefleet.compositor.probe import MediaInfo
 from framefleet.compositor.spec import (
+    NO_SOUND,
     AudioClip,
     CaptionsClip,
     ImageClip,
     Output,
     RenderSpec,
+    Soundtrack,
     VideoClip,
     VisualClip,
 )
@@ -77,6 +79,8 @@ class AudioItem:
     fade_in: float = 0.0
     fade_out: float = 0.0
     loop: bool = False
+    #: The demuxer its probe found (``formats.DEMUXERS``); the graph opens the file with it and no other.
+    demuxer: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,35 @@ class Plan:
         return replace(self, frames=span.frames, first=span.start, visuals=visuals, audio=())
 
 
+def trim_problems(spec: RenderSpec, media: Mapping[str, MediaInfo]) -> list[Problem]:
+    """A trim at or past the end of its (probed) source, for every clip and the soundtrack that does not
+    loop. Checked before any ffmpeg runs: seeking a million seconds into a two-second file holds a worker
+    for as long as the demuxer takes to find nothing there. Looping sources never fail here: their trim
+    is taken modulo the source's length (:func:`looped_trim`)."""
+    problems: list[Problem] = []
+    timed: list[tuple[str, VideoClip | AudioClip | Soundtrack]] = [
+        (path, clip) for path, clip in spec.clips() if isinstance(clip, VideoClip | AudioClip)]
+    if spec.soundtrack is not None:
+        timed.append(("soundtrack", spec.soundtrack))
+    for path, item in timed:
+        info = media.get(item.src)
+        looping = not isinstance(item, AudioClip) and item.loop
+        if info is None or info.duration is None or looping or item.trim <= 0:
+            continue
+        if item.trim >= info.duration:
+            problems.append(Problem(f"{path}.trim", f"{item.trim:g} s is at or past the end of the source "
+                                                    f"({info.duration:.3f} s)"))
+    return problems
+
+
+def looped_trim(trim: float, info: MediaInfo | None) -> float:
+    """Where a looping source starts: a trim past its end wraps around, as a loop does, so the cost of
+    opening it never depends on how large the trim is."""
+    if info is None or not info.duration or trim < info.duration:
+        return trim
+    return trim % info.duration
+
+
 def _source_length(clip: VideoClip | AudioClip, info: MediaInfo) -> float | None:
     if info.duration is None:
         return None
@@ -126,6 +159,8 @@ def _length(clip: Any, path: str, *, info: MediaInfo | None, canvas: Canvas, sta
     if isinstance(clip, VideoClip | AudioClip) and info is not None:
         if isinstance(clip, VideoClip) and not info.has_video:
             raise BadMedia(f"{clip.src} has no video stream ({path}.src)")
+        if isinstance(clip, VideoClip) and info.is_still:  # it would show for one frame, then vanish
+            raise BadMedia(f"{clip.src} is a still picture, not a video: use an image clip ({path}.src)")
         if isinstance(clip, AudioClip) and not info.has_audio:
             raise BadMedia(f"{clip.src} has no audio stream ({path}.src)")
         if length is None:
@@ -154,14 +189,19 @@ def build_plan(spec: RenderSpec, *, media: Mapping[str, MediaInfo], files: Mappi
     """Resolve timing for every clip; ``media``/``files`` are keyed by ``src``, ``phrases`` by clip path."""
     limits = limits or Limits()
     canvas = Canvas.from_output(spec.output)
-    problems: list[Problem] = []
+    problems: list[Problem] = trim_problems(spec, media)
+    if problems:
+        raise SpecError(problems)
     visuals: list[VisualItem] = []
     audio: list[AudioItem] = []
     phrases = phrases or {}
     fixed_end = canvas.frame(spec.output.duration) if spec.output.duration else None
 
-    for path, clip, start in _walk(spec, canvas):
-        info = media.get(clip.src) if isinstance(clip, VideoClip | AudioClip) else None
+    for path, given, start in _walk(spec, canvas):
+        info = media.get(given.src) if isinstance(given, VideoClip | AudioClip) else None
+        clip = given
+        if isinstance(given, VideoClip) and given.loop:
+            clip = given.model_copy(update={"trim": looped_trim(given.trim, info)})
         length = _length(clip, path, info=info, canvas=canvas, start=start.value, fixed_end=fixed_end,
                          problems=problems)
         grouped: tuple[tuple[TimedWord, ...], ...] = ()
@@ -183,14 +223,16 @@ def build_plan(spec: RenderSpec, *, media: Mapping[str, MediaInfo], files: Mappi
         start.cursor = span.end
         if isinstance(clip, AudioClip):
             audio.append(AudioItem(path, files[clip.src], span, clip.trim, clip.volume, clip.role,
-                                   clip.fade_in, clip.fade_out))
+                                   clip.fade_in, clip.fade_out, demuxer=info.demuxer if info else ""))
             continue
         file = files.get(clip.src) if isinstance(clip, VideoClip | ImageClip) else None
         item_media = media.get(clip.src) if isinstance(clip, VideoClip | ImageClip) else None
+        if isinstance(clip, ImageClip) and item_media is not None and not item_media.has_video:
+            raise BadMedia(f"{clip.src} holds no picture ({path}.src)")  # a sound used as an image
         visuals.append(VisualItem(path, clip, span, file, item_media, grouped))
         if isinstance(clip, VideoClip) and clip.volume > 0 and info is not None and info.has_audio:
             audio.append(AudioItem(f"{path}.src", files[clip.src], span, clip.trim, clip.volume,
-                                   "effect", loop=clip.loop))
+                                   "effect", loop=clip.loop, demuxer=info.demuxer))
     if problems:
         raise SpecError(problems)
     return _finish(spec, canvas, visuals=visuals, audio=audio, media=media, files=files, fixed_end=fixed_end,
@@ -226,8 +268,11 @@ def _finish(spec: RenderSpec, canvas: Canvas, *, visuals: list[VisualItem], audi
         info = media.get(st.src)
         if info is not None and not info.has_audio:
             raise BadMedia(f"{st.src} has no audio stream (soundtrack.src)")
-        audio.append(AudioItem("soundtrack", files[st.src], Span(0, frames), st.trim, st.volume, "music",
-                               st.fade_in, st.fade_out, loop=st.loop))
+        trim = looped_trim(st.trim, info) if st.loop else st.trim
+        audio.append(AudioItem("soundtrack", files[st.src], Span(0, frames), trim, st.volume, "music",
+                               st.fade_in, st.fade_out, loop=st.loop, demuxer=info.demuxer if info else ""))
+    if spec.output.format == "mp3" and not any(a.span.start < frames for a in audio):
+        raise SpecError([Problem("output.format", NO_SOUND)])
     return Plan(canvas, frames, spec.output, tuple(v for v in visuals if v.span.start < frames),
                 tuple(a for a in audio if a.span.start < frames),
                 duck=bool(spec.soundtrack and spec.soundtrack.duck))

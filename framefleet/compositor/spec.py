@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from PIL import ImageColor
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from framefleet.compositor.jsonload import check_document
 from framefleet.config import Limits
 from framefleet.errors import Problem, SpecError
 
@@ -32,6 +33,7 @@ Resolution = Literal["480p", "720p", "1080p", "1440p", "2160p", "standard", "hd"
 CLIP_TYPES = ("video", "image", "text", "captions", "audio", "color")
 _SCHEMES = {"http", "https", "s3", "job", "file"}
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
+NO_SOUND = "mp3 is sound only, and this timeline has no sound: add an audio clip, a video with sound or a soundtrack"
 
 
 def _color(value: str) -> str:
@@ -65,9 +67,10 @@ Source = Annotated[str, AfterValidator(_source)]
 
 
 class Model(BaseModel):
-    """Base of every spec object: unknown fields are errors (typos surface), values are immutable."""
+    """Base of every spec object: unknown fields are errors (typos surface), values are immutable, and
+    numbers are finite (an infinite angle or time crashes arithmetic far from the spec)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Offset(Model):
@@ -299,12 +302,16 @@ def _friendly(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-def apply_merge(raw: Any, merge: dict[str, Any], path: str = "") -> tuple[Any, list[Problem]]:
+def apply_merge(raw: Any, merge: dict[str, Any], path: str = "", *, budget: int = 10 * 1024**2
+                ) -> tuple[Any, list[Problem]]:
     """Replace every ``{{name}}`` in every string; a string that is only a placeholder takes the value's type.
 
     Returns the new document and one problem per placeholder with no value, at the string's path.
+    Substitution may add at most ``budget`` characters in all: one long merge value used in thousands
+    of places would otherwise build gigabytes of strings before any length rule can refuse them.
     """
     problems: list[Problem] = []
+    left = [budget]
 
     def walk(node: Any, where: str) -> Any:
         if isinstance(node, dict):
@@ -323,7 +330,12 @@ def apply_merge(raw: Any, merge: dict[str, Any], path: str = "") -> tuple[Any, l
             if name not in merge:
                 problems.append(Problem(where, f"no merge value for placeholder {{{{{name}}}}}"))
                 return match.group(0)
-            return str(merge[name])
+            value = str(merge[name])
+            left[0] -= len(value)
+            if left[0] < 0:
+                problems.append(Problem(where, f"merge values add more than {budget} characters to the spec"))
+                return match.group(0)
+            return value
 
         return _PLACEHOLDER.sub(sub, node)
 
@@ -331,8 +343,12 @@ def apply_merge(raw: Any, merge: dict[str, Any], path: str = "") -> tuple[Any, l
 
 
 def load_spec(raw: Any, *, limits: Limits | None = None) -> RenderSpec:
-    """Validate a parsed JSON document; raise :class:`SpecError` listing every problem."""
+    """Validate a parsed JSON document; raise :class:`SpecError` listing every problem.
+
+    The document is checked first (:func:`~framefleet.compositor.jsonload.check_document`: depth, size,
+    finite numbers, valid Unicode), so every way in (CLI, client, queue) refuses the same hostile input."""
     limits = limits or Limits()
+    check_document(raw, limits=limits)
     if not isinstance(raw, dict):
         raise SpecError([Problem("", "a render spec is a JSON object")])
     merge = raw.get("merge") or {}
@@ -340,7 +356,10 @@ def load_spec(raw: Any, *, limits: Limits | None = None) -> RenderSpec:
     if not isinstance(merge, dict):
         problems.append(Problem("merge", "must be an object of name: value"))
         merge = {}
-    doc, merge_problems = apply_merge(raw, merge)
+    # only scalars substitute: a list or object is refused at merge.<name> by the model, and must not be
+    # copied into every placeholder first (500 clips x one 20,000-word list)
+    scalars = {k: v for k, v in merge.items() if isinstance(v, str | int | float | bool)}
+    doc, merge_problems = apply_merge(raw, scalars, budget=limits.max_spec_bytes)
     problems += merge_problems
     try:
         spec = RenderSpec.model_validate(doc)
@@ -367,6 +386,9 @@ def _semantic_problems(spec: RenderSpec, limits: Limits) -> Iterator[Problem]:
         yield Problem("output.height", f"{height} px is over the limit of {limits.max_height}")
     if width * height > limits.max_pixels:
         yield Problem("output", f"{width}x{height} is over the limit of {limits.max_pixels} pixels")
+    if out.format == "mp3" and spec.soundtrack is None and not any(
+            c.type in ("audio", "video") for _, c in spec.clips()):
+        yield Problem("output.format", NO_SOUND)
     if out.duration is not None and out.duration > limits.max_duration:
         yield Problem("output.duration", f"{out.duration} s is over the limit of {limits.max_duration} s")
     if len(spec.tracks) > limits.max_tracks:

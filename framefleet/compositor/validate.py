@@ -36,6 +36,7 @@ def validate_local(raw: Any, *, settings: Settings, base_dir: Path) -> dict[str,
                 media[src] = probe.probe(files[src], name=src, ffprobe=settings.ffprobe)
         except (FetchError, BadMedia) as exc:
             problems += [Problem(p, exc.message) for p in paths]
+    problems += plan.trim_problems(spec, media)  # local sources, even when others are remote
     if problems:
         raise SpecError(problems)
     canvas = Canvas.from_output(spec.output)

@@ -397,7 +397,7 @@ def test_thumbnail_is_a_second_output_of_the_same_graph() -> None:
         *CPU_OUT,
         "/o/out.mp4",
         "-map", "[s10]",
-        "-f", "image2", "-q:v", "3", "-vframes", "1",
+        "-f", "image2", "-q:v", "3", "-update", "1", "-vframes", "1",
         "/o/out.jpg",
     )
 
