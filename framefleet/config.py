@@ -81,6 +81,11 @@ class Settings:
     segment_seconds: float = 60.0
     #: A queued render longer than this is split into chunks of about this length (SPEC §7).
     chunk_seconds: float = 120.0
+    #: The asset cache (downloads) and the cache of ``job:`` results are each trimmed to this many bytes,
+    #: least recently used first.
+    cache_max_bytes: int = 10 * 1024**3
+    #: The probe cache keeps at most this many results (a few hundred bytes each).
+    probe_cache_max_entries: int = 100_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -163,6 +168,8 @@ class Settings:
             segment_inputs=int(number("SEGMENT_INPUTS", 6, int)),
             segment_seconds=number("SEGMENT_SECONDS", 60.0),
             chunk_seconds=number("CHUNK_SECONDS", 120.0),
+            cache_max_bytes=int(number("CACHE_MAX_BYTES", 10 * 1024**3, int)),
+            probe_cache_max_entries=int(number("PROBE_CACHE_MAX_ENTRIES", 100_000, int)),
             ffmpeg=get("FFMPEG", "ffmpeg") or "ffmpeg",
             ffprobe=get("FFPROBE", "ffprobe") or "ffprobe",
             limits=limits,

@@ -14,14 +14,15 @@ import hashlib
 import logging
 import os
 import socket
-import tempfile
 import threading
 import time
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 from urllib.parse import unquote, urljoin, urlsplit
 
+from framefleet import leftovers
 from framefleet.assets import places
+from framefleet.assets.cache import CacheDir
 from framefleet.assets.netguard import open_connection
 from framefleet.config import Settings
 from framefleet.errors import Canceled, FetchError, TransientFetchError
@@ -158,11 +159,11 @@ class Fetcher:
 
     def _cached(self, url: str, download: Any) -> Path:
         target = self.cache_path(url)
+        cache = CacheDir(self.settings.cache_dir / "assets", max_bytes=self.settings.cache_max_bytes)
         if target.is_file():
-            os.utime(target)  # keeps recently used assets young for an age-based cache sweep
+            cache.hit(target)  # the most recently used is the last evicted
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+        fd, tmp = leftovers.part_file(target.parent)  # locked: a sweep knows a live download from a dead one
         try:
             with os.fdopen(fd, "wb") as sink:
                 download(url, sink)
@@ -171,6 +172,7 @@ class Fetcher:
             Path(tmp).unlink(missing_ok=True)
             raise
         self.downloads += 1
+        cache.added(target)
         return target
 
     def _limit(self, size: int) -> None:
