@@ -82,7 +82,8 @@ def probe_all(spec: RenderSpec, files: Mapping[str, Path], settings: Settings) -
     # ffprobe is mostly process start-up: probing in parallel makes many sources cost about one.
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(wanted)))) as pool:
         infos = pool.map(lambda src: probe.probe(files[src], name=src, ffprobe=settings.ffprobe,
-                                                 cache_dir=settings.cache_dir), wanted)
+                                                 cache_dir=settings.cache_dir,
+                                                 cache_entries=settings.probe_cache_max_entries), wanted)
         return dict(zip(wanted, infos, strict=True))
 
 

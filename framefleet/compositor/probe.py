@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from framefleet import leftovers
+from framefleet.assets.cache import CacheDir
 from framefleet.errors import BadMedia
 
 _IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "gif", "tiff_pipe", "svg_pipe"}
@@ -84,25 +86,30 @@ def parse_probe(data: dict[str, object], *, name: str) -> MediaInfo:
 
 
 def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 60,
-          cache_dir: Path | None = None) -> MediaInfo:
+          cache_dir: Path | None = None, cache_entries: int = 100_000) -> MediaInfo:
     """Probe one file. ``name`` is how the customer knows it (their ``src``), never our local path.
 
     With ``cache_dir``, results are kept per (file, size, modification time): templates re-rendered with
-    the same assets skip a process start per source.
+    the same assets skip a process start per source; at most ``cache_entries`` of them, least recently
+    used evicted first.
     """
     entry = _cache_entry(path, cache_dir) if cache_dir is not None else None
+    cache = CacheDir(cache_dir / "probe", max_files=cache_entries) if cache_dir is not None else None
     if entry is not None and entry.is_file():
         try:
+            CacheDir.hit(entry)
             return MediaInfo(**json.loads(entry.read_text()))
         except (OSError, ValueError, TypeError):
             pass  # unreadable or from an older version: probe again
     info = _run_ffprobe(path, name=name, ffprobe=ffprobe, timeout=timeout)
     if entry is not None:
         try:
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            tmp = entry.with_name(f".{entry.name}.{os.getpid()}")
-            tmp.write_text(json.dumps(dataclasses.asdict(info)))
+            fd, tmp = leftovers.part_file(entry.parent)
+            with os.fdopen(fd, "w") as sink:
+                sink.write(json.dumps(dataclasses.asdict(info)))
             os.replace(tmp, entry)
+            if cache is not None:
+                cache.added(entry)
         except OSError:
             pass  # a read-only cache only costs speed
     return info

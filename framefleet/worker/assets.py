@@ -9,9 +9,10 @@ A queued job may read local files only under ``FRAMEFLEET_LOCAL_ROOT`` (none at 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from framefleet import leftovers
+from framefleet.assets.cache import CacheDir
 from framefleet.assets.fetch import Fetcher, Stop
 from framefleet.errors import FetchError
 from framefleet.queue.jobs import Job
@@ -35,14 +36,16 @@ class JobFetcher(Fetcher):
             raise FetchError(f"{src} has no result (status {other.status})")
         key = str(other.result["key"])
         target = self.settings.cache_dir / "jobs" / other.id / Path(key).name
+        cache = CacheDir(self.settings.cache_dir / "jobs", max_bytes=self.settings.cache_max_bytes)
         if target.is_file():
+            cache.hit(target)
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
-        os.close(fd)
+        fd, tmp = leftovers.part_file(target.parent)  # locked until the copy is in place
         try:
-            self.rt.storage.get(key, Path(tmp))
+            self.rt.storage.get(key, tmp)
             os.replace(tmp, target)
         finally:
-            Path(tmp).unlink(missing_ok=True)
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+        cache.added(target)
         return target
