@@ -8,6 +8,7 @@ outlives the call.
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import os
 import re
@@ -28,6 +29,8 @@ _POLL = 0.05
 _DECODE_ERROR = re.compile(r"^Error while decoding stream #(\d+):\d+", re.M)
 _INPUT_ERROR = re.compile(r"^(?:\[[^\]]*\] )?(.+?): (Invalid data found when processing input|"
                           r"No such file or directory|End of file|moov atom not found)", re.M)
+#: What the mov demuxer says when a sample lies past the end of the file (a cut-short upload).
+_PARTIAL = re.compile(r"^\[([\w,]+) @ 0x[0-9a-f]+\] .*: partial file$", re.M)
 
 
 def _prctl() -> Callable[..., int] | None:
@@ -132,6 +135,9 @@ def run(argv: Sequence[str], *, total_seconds: float, on_progress: Callable[[flo
     broken = _undecodable(argv, text, sources or {})
     if broken is not None:  # whether ffmpeg went on without it (exit 0) or gave up
         raise BadMedia(f"{broken} cannot be decoded", detail=text[-4000:])
+    short = _truncated(argv, text, sources or {})
+    if short is not None:  # ffmpeg exits 0: the clip would just end early
+        raise BadMedia(f"{short} is truncated: the file ends inside its media data", detail=text[-4000:])
     if code != 0:
         raise _failure(code, text, sources or {})
 
@@ -149,6 +155,27 @@ def _undecodable(argv: Sequence[str], text: str, sources: dict[str, str]) -> str
         if index < len(inputs) and inputs[index] in sources:
             return sources[inputs[index]]
     return None
+
+
+def _truncated(argv: Sequence[str], text: str, sources: dict[str, str]) -> str | None:
+    """The customer's name(s) of the sources a "partial file" message may come from.
+
+    The message names the demuxer, not the file, so it is matched to the user inputs opened with that
+    demuxer (every one is opened with an explicit ``-f``); when several are, all are named.
+    """
+    demuxers = {m.group(1).split(",")[0] for m in _PARTIAL.finditer(text)}
+    if not demuxers:
+        return None
+    names: list[str] = []
+    fmt: str | None = None
+    for arg, value in itertools.pairwise(argv):
+        if arg == "-f":
+            fmt = value
+        elif arg == "-i":
+            if fmt in demuxers and value in sources and sources[value] not in names:
+                names.append(sources[value])
+            fmt = None
+    return " or ".join(names) if names else None
 
 
 def _failure(code: int, text: str, sources: dict[str, str]) -> Exception:

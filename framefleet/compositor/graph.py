@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from framefleet.compositor import ffgraph
+from framefleet.compositor import ffgraph, formats
 from framefleet.compositor.encoders import Encoding
 from framefleet.compositor.layers import audio, captions, color, image, text, video
 from framefleet.compositor.layers.base import Context, Placed, Still, Stream, covers, fps_filter
@@ -164,16 +164,18 @@ def compile_join(*, pictures: Path, sound: Path, encoding: Encoding, output: Pat
     """The finished file: the pictures (an ffconcat list of files whose durations are exact frame
     counts) and the sound, both copied as they are."""
     options = [arg for key, value in sorted(encoding.joined().options.items()) for arg in (f"-{key}", str(value))]
-    return Command((*GLOBAL_ARGS, "-f", "concat", "-safe", "0", "-i", str(pictures), "-i", str(sound),
+    return Command((*GLOBAL_ARGS, "-f", "concat", "-protocol_whitelist", formats.PROTOCOLS, "-safe", "0",
+                    "-i", str(pictures), "-i", str(sound),
                     "-map", "0:v", "-map", "1:a", "-c", "copy", *options, "-f", encoding.format, str(output)), "")
 
 
-def compile_extract(source: Path, cuts: Sequence[tuple[float, float, Path]]) -> Command:
+def compile_extract(source: Path, cuts: Sequence[tuple[float, float, Path]], *, demuxer: str) -> Command:
     """One pass over ``source``'s sound, writing each cut (``start`` and ``seconds`` in the source) to its
     own PCM file. The decoder reads the source once, from the earliest cut; each output keeps its own
-    range, to the sample. See :func:`framefleet.compositor.render.join` for why."""
+    range, to the sample. See :func:`framefleet.compositor.render.join` for why. ``source`` is a
+    customer's file, opened only with ``demuxer``, the one its probe found."""
     first = min(start for start, _, _ in cuts)
-    args: list[str] = [*GLOBAL_ARGS, "-ss", f"{first:.6f}", "-vn", "-i", str(source)]
+    args: list[str] = [*GLOBAL_ARGS, *formats.input_args(demuxer), "-ss", f"{first:.6f}", "-vn", "-i", str(source)]
     for start, seconds, out in cuts:
         args += ["-map", "0:a", "-ss", f"{start - first:.6f}", "-t", f"{seconds:.6f}", "-c:a", "pcm_f32le",
                  "-f", "wav", str(out)]

@@ -1,4 +1,9 @@
-"""ffprobe, reduced to the facts the planner needs; anything ffprobe cannot read is ``bad_media``."""
+"""ffprobe, reduced to the facts the planner needs; anything ffprobe cannot read is ``bad_media``.
+
+ffprobe reads a source only with an allowed demuxer (:mod:`framefleet.compositor.formats`) and only the
+``file`` protocol, so probing itself never follows a playlist or a list of files; the demuxer it found is
+kept in :class:`MediaInfo` and is the one ffmpeg later opens the source with.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,18 @@ import hashlib
 import json
 import os
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from framefleet import leftovers
 from framefleet.assets.cache import CacheDir
+from framefleet.compositor import formats
 from framefleet.errors import BadMedia
 
-_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "gif", "tiff_pipe", "svg_pipe"}
 _IMAGE_CODECS = {"png", "mjpeg", "webp", "bmp", "tiff", "gif", "jpegls"}
 
 
@@ -30,6 +38,13 @@ class MediaInfo:
     has_audio: bool = False
     is_image: bool = False
     has_alpha: bool = False
+    #: The ffmpeg demuxer that read it (``mov``, ``png_pipe``...), always one of ``formats.DEMUXERS``.
+    demuxer: str = ""
+
+    @property
+    def is_still(self) -> bool:
+        """One picture, never a moving one (a GIF may be animated)."""
+        return self.is_image and self.demuxer != "gif"
 
 
 def _rotation(stream: dict[str, object]) -> int:
@@ -51,11 +66,14 @@ def parse_probe(data: dict[str, object], *, name: str) -> MediaInfo:
     video: dict[str, Any] | None = next((s for s in streams if s.get("codec_type") == "video"
                                          and not (s.get("disposition") or {}).get("attached_pic")), None)
     audio: dict[str, Any] | None = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    fmt_name = str(fmt.get("format_name", "")) if isinstance(fmt, dict) else ""
+    demuxer = formats.demuxer(fmt_name)
+    if demuxer not in formats.DEMUXERS:
+        raise BadMedia(f"{name} is not a supported media file", detail=f"ffprobe format_name {fmt_name!r}")
     if video is None and audio is None:
         raise BadMedia(f"{name} holds no video, image or audio that can be decoded")
-    fmt_name = str(fmt.get("format_name", "")) if isinstance(fmt, dict) else ""
     is_image = video is not None and (
-        bool(set(fmt_name.split(",")) & _IMAGE_FORMATS)
+        demuxer in formats.IMAGES
         or (str(video.get("codec_name")) in _IMAGE_CODECS and audio is None
             and str(video.get("nb_frames", "1")) in ("1", "N/A"))
     )
@@ -82,6 +100,7 @@ def parse_probe(data: dict[str, object], *, name: str) -> MediaInfo:
         duration=duration, width=width, height=height, has_video=video is not None,
         has_audio=audio is not None, is_image=is_image,
         has_alpha=any(tag in pix for tag in ("rgba", "bgra", "argb", "abgr", "yuva", "gbrap", "ya8", "pal8")),
+        demuxer=demuxer,
     )
 
 
@@ -98,7 +117,9 @@ def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 6
     if entry is not None and entry.is_file():
         try:
             CacheDir.hit(entry)
-            return MediaInfo(**json.loads(entry.read_text()))
+            cached = MediaInfo(**json.loads(entry.read_text()))
+            if cached.demuxer in formats.DEMUXERS:  # entries from before the allowlist have none
+                return cached
         except (OSError, ValueError, TypeError):
             pass  # unreadable or from an older version: probe again
     info = _run_ffprobe(path, name=name, ffprobe=ffprobe, timeout=timeout)
@@ -125,15 +146,69 @@ def _cache_entry(path: Path, cache_dir: Path) -> Path | None:
 
 
 def _run_ffprobe(path: Path, *, name: str, ffprobe: str, timeout: float) -> MediaInfo:
-    cmd = [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
-    try:
-        done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise BadMedia(f"{name} could not be read in time") from None
+    with _plain_name(path) as plain:
+        cmd = [ffprobe, "-v", "error", "-protocol_whitelist", formats.PROTOCOLS,
+               "-format_whitelist", ",".join(sorted(formats.DEMUXERS)),
+               "-print_format", "json", "-show_format", "-show_streams", str(plain)]
+        try:
+            done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise BadMedia(f"{name} could not be read in time") from None
+    errors = done.stderr.decode(errors="replace")[-2000:]
     if done.returncode != 0:
-        raise BadMedia(f"{name} cannot be decoded", detail=done.stderr.decode(errors="replace")[-2000:])
+        if "not on whitelist" in errors:  # a playlist, a list of files, a network description...
+            raise BadMedia(f"{name} is not a supported media file", detail=errors)
+        raise BadMedia(f"{name} cannot be decoded", detail=errors)
     try:
         data = json.loads(done.stdout or b"{}")
     except json.JSONDecodeError:
         raise BadMedia(f"{name} cannot be decoded") from None
-    return parse_probe(data, name=name)
+    info = parse_probe(data, name=name)
+    if info.demuxer == "mov" and _truncated_boxes(path):
+        raise BadMedia(f"{name} is truncated: the file ends inside its media data")
+    return info
+
+
+@contextmanager
+def _plain_name(path: Path) -> Iterator[Path]:
+    """``path`` under a name ffprobe cannot read as a pattern.
+
+    Before it knows the format, ffprobe lets the ``image2`` demuxer bid with the file *name*: in
+    ``x%d.png`` it sees a numbered sequence (and in older ffmpeg, ``*`` a glob) and reads ``x1.png``
+    instead, a file the customer never named. ffprobe has no way to say "this name is literal" for
+    one demuxer only, so it reads a link with a plain name (the extension kept: it picks the image
+    decoder). ffmpeg later opens the real name with ``-pattern_type none``.
+    """
+    suffix = path.suffix if path.suffix[1:].isascii() and path.suffix[1:].isalnum() else ""
+    with tempfile.TemporaryDirectory(prefix="framefleet-probe-") as folder:
+        link = Path(folder) / f"source{suffix}"
+        link.symlink_to(path.resolve())
+        yield link
+
+
+def _truncated_boxes(path: Path) -> bool:
+    """Whether an MP4/QuickTime file ends inside one of its top-level boxes.
+
+    A file cut short (an upload that stopped half-way) still has its whole index when the index comes
+    first ("fast start"): ffprobe reports the full duration, and ffmpeg reads until the data runs out,
+    says "partial file" and exits 0, so the clip would simply end early in the output. Each top-level
+    box states its own size; walking them costs a few reads, however long the file.
+    """
+    try:
+        with path.open("rb") as f:
+            end = os.fstat(f.fileno()).st_size
+            at = 0
+            while at + 8 <= end:
+                f.seek(at)
+                head = f.read(16)
+                size = int.from_bytes(head[:4], "big")
+                if size == 1 and len(head) == 16:  # a 64-bit size follows the type
+                    size = int.from_bytes(head[8:16], "big")
+                elif size == 0:  # the box runs to the end of the file
+                    return False
+                if size < 8:
+                    return False  # not a box structure we can judge; ffmpeg decides
+                at += size
+            return at > end
+    except OSError:
+        return False

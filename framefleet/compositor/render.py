@@ -238,8 +238,9 @@ def extract_sounds(timeline: Timeline, runner: Runner, *, progress: float = 0.0)
             item = plan.audio[n]
             out = timeline.workdir / f"sound-{n:04d}.wav"
             cuts.append((item.trim, canvas.seconds(item.span.frames) + slack, out))
-            items[n] = replace(item, file=out, trim=0.0)
-        runner.run(graph.compile_extract(source, cuts), seconds=0, share=(progress, 0.0))
+            items[n] = replace(item, file=out, trim=0.0, demuxer="wav")
+        runner.run(graph.compile_extract(source, cuts, demuxer=plan.audio[indexes[0]].demuxer), seconds=0,
+                   share=(progress, 0.0))
     return replace(plan, audio=tuple(items))
 
 

@@ -19,9 +19,9 @@ from framefleet.compositor.plan import Plan, Span, build_plan
 from framefleet.compositor.probe import MediaInfo
 from framefleet.compositor.spec import load_spec
 
-VIDEO = MediaInfo(duration=10.0, width=1920, height=1080, has_video=True, has_audio=True)
-MUSIC = MediaInfo(duration=3.0, has_audio=True)
-PHOTO = MediaInfo(duration=None, width=800, height=600, has_video=True, is_image=True)
+VIDEO = MediaInfo(duration=10.0, width=1920, height=1080, has_video=True, has_audio=True, demuxer="mov")
+MUSIC = MediaInfo(duration=3.0, has_audio=True, demuxer="mp3")
+PHOTO = MediaInfo(duration=None, width=800, height=600, has_video=True, is_image=True, demuxer="jpeg_pipe")
 MEDIA = {"a.mp4": VIDEO, "m.mp3": MUSIC, "p.jpg": PHOTO}
 FILES = {src: Path("/m") / src for src in MEDIA}
 
@@ -87,8 +87,8 @@ def test_one_video_clip() -> None:
         *GLOBAL,
         # picture and sound are separate inputs, each blind to the other stream;
         # the picture reads lead + 2 s + 2 frames of slack, the sound 2 s + 2 frames
-        "-an", "-ss", "0.966667", "-t", "2.100000", "-i", "/m/a.mp4",
-        "-ss", "1.000000", "-t", "2.066667", "-vn", "-i", "/m/a.mp4",
+        "-f", "mov", "-an", "-protocol_whitelist", "file", "-ss", "0.966667", "-t", "2.100000", "-i", "/m/a.mp4",
+        "-f", "mov", "-protocol_whitelist", "file", "-ss", "1.000000", "-t", "2.066667", "-vn", "-i", "/m/a.mp4",
         "-filter_complex", expected,
         "-map", "[s8]", "-map", "[s14]",
         *CPU_OUT,
@@ -133,7 +133,7 @@ def test_clips_that_fill_the_frame_end_to_end_are_concatenated_not_blended() -> 
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-an", "-t", "1.066667", "-i", "/m/a.mp4",
+        "-f", "mov", "-an", "-protocol_whitelist", "file", "-t", "1.066667", "-i", "/m/a.mp4",
         "-f", "lavfi", "-i", "color=c=0xff0000ff:s=1920x1080:r=30/1:d=1.000000",
         "-f", "lavfi", "-i", "color=c=0x00ff0080:s=960x540:r=30/1:d=2.000000",
         "-f", "lavfi", "-t", "2.000000", "-i", SILENCE,
@@ -203,7 +203,7 @@ def test_image_with_a_ken_burns_zoom() -> None:
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-i", "/m/p.jpg",
+        "-f", "jpeg_pipe", "-protocol_whitelist", "file", "-i", "/m/p.jpg",
         "-f", "lavfi", "-t", "2.000000", "-i", SILENCE,
         "-filter_complex", expected,
         "-map", "[s10]", "-map", "1:a",
@@ -267,7 +267,7 @@ def test_captions_are_one_ffconcat_still() -> None:
     assert cmd.args == (
         *GLOBAL,
         "-f", "lavfi", "-i", "color=c=0x000000:s=1080x1920:r=30/1:d=2.500000",
-        "-f", "concat", "-safe", "0", "-i", "/w/captions.ffconcat",
+        "-f", "concat", "-protocol_whitelist", "file", "-safe", "0", "-i", "/w/captions.ffconcat",
         "-f", "lavfi", "-t", "1.500000", "-i", SILENCE,
         "-filter_complex", expected,
         "-map", "[s8]", "-map", "2:a",
@@ -314,8 +314,8 @@ def test_the_same_clip_twice_is_decoded_once_and_split() -> None:
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-an", "-t", "1.066667", "-i", "/m/a.mp4",
-        "-t", "1.066667", "-vn", "-i", "/m/a.mp4",
+        "-f", "mov", "-an", "-protocol_whitelist", "file", "-t", "1.066667", "-i", "/m/a.mp4",
+        "-f", "mov", "-protocol_whitelist", "file", "-t", "1.066667", "-vn", "-i", "/m/a.mp4",
         "-filter_complex", expected,
         "-map", "[s15]", "-map", "[s28]",
         *CPU_OUT,
@@ -361,8 +361,9 @@ def test_ducking_and_loudness() -> None:
     assert cmd.args == (
         *GLOBAL,
         "-f", "lavfi", "-i", "color=c=0x000000:s=1920x1080:r=30/1:d=6.000000",
-        "-t", "4.066667", "-vn", "-i", "/m/a.mp4",
-        "-ss", "0.500000", "-stream_loop", "-1", "-t", "5.066667", "-vn", "-i", "/m/m.mp3",
+        "-f", "mov", "-protocol_whitelist", "file", "-t", "4.066667", "-vn", "-i", "/m/a.mp4",
+        "-f", "mp3", "-protocol_whitelist", "file", "-ss", "0.500000", "-stream_loop", "-1", "-t", "5.066667", "-vn",
+        "-i", "/m/m.mp3",
         "-filter_complex", expected,
         "-map", "[s1]", "-map", "[s24]",
         *CPU_OUT,
@@ -423,7 +424,7 @@ def test_gif_has_a_palette_and_no_sound() -> None:
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-an", "-ss", "1.900000", "-t", "1.300000", "-i", "/m/a.mp4",
+        "-f", "mov", "-an", "-protocol_whitelist", "file", "-ss", "1.900000", "-t", "1.300000", "-i", "/m/a.mp4",
         "-filter_complex", expected,
         "-map", "[s11]",
         "-f", "gif", "-loop", "0", "-vcodec", "gif",
@@ -460,8 +461,8 @@ def test_mp3_is_the_mix_alone() -> None:
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-t", "3.066667", "-vn", "-i", "/m/m.mp3",
-        "-t", "2.066667", "-vn", "-i", "/m/a.mp4",
+        "-f", "mp3", "-protocol_whitelist", "file", "-t", "3.066667", "-vn", "-i", "/m/m.mp3",
+        "-f", "mov", "-protocol_whitelist", "file", "-t", "2.066667", "-vn", "-i", "/m/a.mp4",
         "-filter_complex", expected,
         "-map", "[s17]",
         "-f", "mp3", "-ac", "2", "-acodec", "libmp3lame", "-ar", "48000", "-b:a", "192k",
@@ -517,7 +518,7 @@ def test_a_time_segment_continues_the_timeline_mid_clip() -> None:
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-an", "-ss", "2.466667", "-t", "2.100000", "-i", "/m/a.mp4",
+        "-f", "mov", "-an", "-protocol_whitelist", "file", "-ss", "2.466667", "-t", "2.100000", "-i", "/m/a.mp4",
         "-i", "/w/t.png",
         "-filter_complex", expected,
         "-map", "[s16]",
@@ -553,8 +554,8 @@ def test_the_sound_of_the_whole_timeline_is_one_command() -> None:
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-ss", "1.000000", "-t", "4.066667", "-vn", "-i", "/m/a.mp4",
-        "-stream_loop", "-1", "-t", "4.066667", "-vn", "-i", "/m/m.mp3",
+        "-f", "mov", "-protocol_whitelist", "file", "-ss", "1.000000", "-t", "4.066667", "-vn", "-i", "/m/a.mp4",
+        "-f", "mp3", "-protocol_whitelist", "file", "-stream_loop", "-1", "-t", "4.066667", "-vn", "-i", "/m/m.mp3",
         "-filter_complex", expected,
         "-map", "[s16]",
         "-f", "mp4", "-ac", "2", "-acodec", "aac", "-ar", "48000", "-b:a", "192k",
@@ -569,7 +570,7 @@ def test_the_join_copies_pictures_and_sound() -> None:
     assert cmd.graph == ""
     assert cmd.args == (
         *GLOBAL,
-        "-f", "concat", "-safe", "0", "-i", "/w/join.ffconcat",
+        "-f", "concat", "-protocol_whitelist", "file", "-safe", "0", "-i", "/w/join.ffconcat",
         "-i", "/w/sound.m4a",
         "-map", "0:v", "-map", "1:a", "-c", "copy", "-movflags", "+faststart",
         "-f", "mp4", "/o/out.mp4",
@@ -594,11 +595,11 @@ def test_canvas_fps_is_exact() -> None:
 def test_sound_cuts_are_read_from_their_source_in_one_pass() -> None:
     # Two cuts of one recording: the decoder starts at the first (12 s) and each output keeps its range.
     cmd = graph.compile_extract(Path("/m/a.mp4"), [(12.0, 3.066667, Path("/w/sound-0000.wav")),
-                                                   (40.5, 1.566667, Path("/w/sound-0001.wav"))])
+                                                   (40.5, 1.566667, Path("/w/sound-0001.wav"))], demuxer="mov")
     assert cmd.graph == ""
     assert cmd.args == (
         *GLOBAL,
-        "-ss", "12.000000", "-vn", "-i", "/m/a.mp4",
+        "-f", "mov", "-protocol_whitelist", "file", "-ss", "12.000000", "-vn", "-i", "/m/a.mp4",
         "-map", "0:a", "-ss", "0.000000", "-t", "3.066667", "-c:a", "pcm_f32le", "-f", "wav", "/w/sound-0000.wav",
         "-map", "0:a", "-ss", "28.500000", "-t", "1.566667", "-c:a", "pcm_f32le", "-f", "wav", "/w/sound-0001.wav",
     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 
 from framefleet.compositor.probe import parse_probe, probe
 from framefleet.errors import BadMedia
+from tests.mediatools import ffmpeg
 
 
 def test_probe_results_are_cached_per_file_version(tmp_path: Path, media: Path) -> None:
@@ -34,6 +36,39 @@ def test_images_alpha_and_rotation() -> None:
 
 def test_nothing_decodable_is_bad_media(media: Path) -> None:
     with pytest.raises(BadMedia, match="holds no video, image or audio"):
-        parse_probe({"format": {}, "streams": [{"codec_type": "data"}]}, name="x.bin")
+        parse_probe({"format": {"format_name": "mpegts"}, "streams": [{"codec_type": "data"}]}, name="x.bin")
     with pytest.raises(BadMedia, match=r"corrupt\.mp4 cannot be decoded"):
         probe(media / "corrupt.mp4", name="corrupt.mp4")
+
+
+def test_a_format_outside_the_allowlist_is_bad_media_without_our_paths() -> None:
+    with pytest.raises(BadMedia, match=r"^list\.mp4 is not a supported media file$"):
+        parse_probe({"format": {"format_name": "concat"}, "streams": [{"codec_type": "video", "width": 2,
+                                                                      "height": 2}]}, name="list.mp4")
+    info = parse_probe({"format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2", "duration": "1.0"},
+                        "streams": [{"codec_type": "audio"}]}, name="a.m4a")
+    assert info.demuxer == "mov" and not info.is_still
+
+
+def test_a_cache_entry_from_before_the_demuxer_was_kept_is_probed_again(tmp_path: Path, media: Path) -> None:
+    clip = Path(shutil.copy(media / "red.mp4", tmp_path / "clip.mp4"))
+    first = probe(clip, name="clip.mp4", cache_dir=tmp_path / "cache")
+    assert first.demuxer == "mov"
+    [entry] = (tmp_path / "cache" / "probe").rglob("*.json")
+    old = json.loads(entry.read_text())
+    del old["demuxer"]
+    entry.write_text(json.dumps(old))
+    with pytest.raises(FileNotFoundError):  # not served from the old entry: ffprobe is needed again
+        probe(clip, name="clip.mp4", ffprobe="/nonexistent/ffprobe", cache_dir=tmp_path / "cache")
+    assert probe(clip, name="clip.mp4", cache_dir=tmp_path / "cache") == first
+    assert json.loads(entry.read_text())["demuxer"] == "mov"
+
+
+def test_a_cut_short_fast_start_mp4_is_bad_media(tmp_path: Path, media: Path) -> None:
+    whole = tmp_path / "whole.mp4"
+    ffmpeg("-i", str(media / "red.mp4"), "-c", "copy", "-movflags", "+faststart", str(whole))
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    assert probe(whole, name="whole.mp4").duration == pytest.approx(3, 0.05)
+    with pytest.raises(BadMedia, match=r"^cut\.mp4 is truncated"):
+        probe(cut, name="cut.mp4")

@@ -20,7 +20,8 @@ def _conform(stream: Stream) -> Stream:
 def _item(item: AudioItem, ctx: Context) -> Stream:
     canvas = ctx.canvas
     seconds = canvas.seconds(item.span.frames)
-    source = ctx.media_input(item.file, kind="audio", trim=item.trim, frames=item.span.frames, loop=item.loop)
+    source = ctx.media_input(item.file, demuxer=item.demuxer, kind="audio", trim=item.trim,
+                             frames=item.span.frames, loop=item.loop)
     stream = _conform(source.audio).filter("atrim", end=f"{seconds:.6f}").filter("asetpts", "PTS-STARTPTS")
     if item.volume != 1:
         stream = stream.filter("volume", f"{item.volume:.4f}")

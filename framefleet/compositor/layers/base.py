@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from framefleet.compositor import ffgraph, geometry
+from framefleet.compositor import ffgraph, formats, geometry
 from framefleet.compositor.canvas import Canvas
 from framefleet.compositor.plan import VisualItem
 from framefleet.compositor.spec import ColorClip, ImageClip, VideoClip
@@ -80,7 +80,13 @@ class Context:
             self._splits[slot] = [split[i] for i in range(count)]
         return self._splits[slot][self.taken[slot] - 1]
 
-    def media_input(self, file: Path, *, kind: str, trim: float, frames: int, loop: bool,
+    def source(self, file: Path, demuxer: str, **options: Any) -> Source:
+        """A customer's file, opened only with the demuxer its probe found and only as a local file:
+        ffmpeg never guesses the format again, so the file cannot turn into a playlist or a list of
+        other files (see :mod:`framefleet.compositor.formats`)."""
+        return self.input(file, **formats.input_options(demuxer), **options)
+
+    def media_input(self, file: Path, *, demuxer: str, kind: str, trim: float, frames: int, loop: bool,
                     lead: float = 0.0) -> Source:
         """A time-based source cut to the clip: fast seek to ``trim``, a little slack past the end
         (the filters cut to the exact frame).
@@ -96,7 +102,7 @@ class Context:
             options["ss"] = f"{trim:.6f}"
         if loop:
             options["stream_loop"] = -1
-        return self.input(file, **options)
+        return self.source(file, demuxer, **options)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ one input and one overlay, not one per word.
 
 from __future__ import annotations
 
-from framefleet.compositor import geometry
+from framefleet.compositor import formats, geometry
 from framefleet.compositor.layers.base import Context, Placed, finish, fitted_position, fps_filter, stamp
 from framefleet.compositor.plan import VisualItem
 from framefleet.compositor.spec import CaptionsClip
@@ -17,7 +17,9 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     assert isinstance(clip, CaptionsClip)
     canvas = ctx.canvas
     still = ctx.stills[item.path]
-    stream = ctx.input(still.file, f="concat", safe=0).video.filter("format", "yuva420p")
+    # our own list of our own pictures: absolute paths (safe=0), read as local files only
+    stream = ctx.input(still.file, f="concat", safe=0, protocol_whitelist=formats.PROTOCOLS).video
+    stream = stream.filter("format", "yuva420p")
     stream = stream.filter("fps", fps=fps_filter(canvas)).filter("trim", end_frame=item.shown.frames)
     stream = stamp(stream, canvas, item.shown.start)
     if clip.position is None:

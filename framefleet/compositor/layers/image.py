@@ -26,7 +26,7 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     assert isinstance(clip, ImageClip) and item.file is not None and item.media is not None
     canvas = ctx.canvas
     fitted = geometry.fit(item.media.width, item.media.height, canvas, clip.fit, clip.scale)
-    stream = ctx.input(item.file).video
+    stream = ctx.source(item.file, item.media.demuxer).video
     if fitted.crop:
         cx, cy, cw, ch = fitted.crop
         stream = stream.filter("crop", cw, ch, cx, cy)

@@ -40,7 +40,8 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     canvas = ctx.canvas
     seek, lead = _seek(item, canvas)
     frames = item.shown.frames
-    source = ctx.media_input(item.file, kind="video", trim=seek, frames=frames, loop=clip.loop, lead=lead)
+    source = ctx.media_input(item.file, demuxer=item.media.demuxer, kind="video", trim=seek, frames=frames,
+                             loop=clip.loop, lead=lead)
     fitted = geometry.fit(item.media.width, item.media.height, canvas, clip.fit, clip.scale)
     stream = source.video.filter("fps", fps=fps_filter(canvas), start_time=f"{lead:.6f}")
     stream = stream.filter("trim", end_frame=frames)
