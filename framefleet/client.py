@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from framefleet.compositor.jsonload import check_document
 from framefleet.compositor.spec import load_spec
 from framefleet.config import Settings
 from framefleet.errors import BadInput
-from framefleet.queue.jobs import TYPES, Job, new_id
+from framefleet.queue.jobs import TYPES, Job, check_fields, new_id
+from framefleet.worker.webhooks import check_url
 
 
 class Client:
@@ -51,10 +51,10 @@ class Client:
         ``chunks`` (renders) splits the render across that many workers, overriding ``output.chunks``."""
         if type not in TYPES:
             raise BadInput(f"unknown job type {type!r} (one of {', '.join(TYPES)})")
-        if webhook is not None and urlsplit(webhook).scheme not in ("http", "https"):
-            raise BadInput("webhook must be an http:// or https:// URL")
-        if not tenant or len(tenant) > 128 or ":" in tenant or "/" in tenant:
-            raise BadInput("tenant must be 1-128 characters without ':' or '/'")
+        check_fields(tenant=tenant, idempotency_key=idempotency_key, metadata=metadata,
+                     limits=self.settings.limits)
+        if webhook is not None:
+            check_url(webhook, allow_private=self.settings.allow_private_urls)
         # every payload is stored as JSON and read back by a worker: one too deep to serialise, or with
         # an infinity or a lone surrogate in it, must be refused here, not crash the store or the worker
         check_document(payload, limits=self.settings.limits, what=f"a {type} request")

@@ -31,6 +31,11 @@ class Limits:
     #: a document costs time and stack in proportion to both, before any rule can refuse it.
     max_spec_bytes: int = 10 * 1024**2
     max_spec_depth: int = 32
+    #: A job's ``metadata`` (a JSON object echoed on the job and its webhooks) may be at most this long
+    #: serialised (bytes) and nested this deep; an ``idempotency_key`` at most this many characters.
+    max_metadata_bytes: int = 16 * 1024
+    max_metadata_depth: int = 8
+    max_idempotency_key: int = 255
     max_download_bytes: int = 2 * 1024**3
     download_timeout: float = 60.0
     #: A whole download (all redirects, every byte) must end within this many seconds: a server that
@@ -137,6 +142,9 @@ class Settings:
             max_tracks=int(number("MAX_TRACKS", defaults.max_tracks, int)),
             max_spec_bytes=int(number("MAX_SPEC_BYTES", defaults.max_spec_bytes, int)),
             max_spec_depth=int(number("MAX_SPEC_DEPTH", defaults.max_spec_depth, int)),
+            max_metadata_bytes=int(number("MAX_METADATA_BYTES", defaults.max_metadata_bytes, int)),
+            max_metadata_depth=int(number("MAX_METADATA_DEPTH", defaults.max_metadata_depth, int)),
+            max_idempotency_key=int(number("MAX_IDEMPOTENCY_KEY", defaults.max_idempotency_key, int)),
             max_download_bytes=int(number("MAX_DOWNLOAD_BYTES", defaults.max_download_bytes, int)),
             download_timeout=number("DOWNLOAD_TIMEOUT", defaults.download_timeout),
             download_deadline=number("DOWNLOAD_DEADLINE", defaults.download_deadline),

@@ -64,12 +64,12 @@ class Problem:
 class SpecError(BadInput):
     """A render spec that fails validation; ``problems`` lists every one of them, not only the first."""
 
-    def __init__(self, problems: Iterable[Problem]) -> None:
+    def __init__(self, problems: Iterable[Problem], *, what: str = "render spec") -> None:
         self.problems = sorted(set(problems), key=lambda p: (p.path, p.message))
         count = len(self.problems)
         head = "; ".join(str(p) for p in self.problems[:5])
         more = f" (and {count - 5} more)" if count > 5 else ""
-        super().__init__(f"invalid render spec: {head}{more}")
+        super().__init__(f"invalid {what}: {head}{more}")
 
 
 class BadMedia(BadInput):

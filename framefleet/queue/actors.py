@@ -99,7 +99,7 @@ def declare(broker: dramatiq.Broker, *, render_time_limit_s: float = 3600.0,
 
     def deliver_webhook(url: str, body: str) -> None:
         from framefleet.metrics.definitions import WEBHOOKS
-        from framefleet.worker.webhooks import DeliveryFailed, deliver
+        from framefleet.worker.webhooks import DeliveryFailed, deliver, shown
 
         rt = runtime()
         if not rt.settings.webhook_secret:
@@ -109,11 +109,14 @@ def declare(broker: dramatiq.Broker, *, render_time_limit_s: float = 3600.0,
                     allow_private=rt.settings.allow_private_urls)
             WEBHOOKS.labels("delivered").inc()
         except DeliveryFailed as exc:
-            last = _last_try(WEBHOOK_RETRIES)
+            last = exc.permanent or _last_try(WEBHOOK_RETRIES)
             WEBHOOKS.labels("failed" if last else "retried").inc()
-            log.info("webhook to %s failed (%s)%s", url, exc, "; giving up" if last else "; will retry")
+            # never the whole URL: its query string is often the receiver's token
+            log.info("webhook to %s failed (%s)%s", shown(url), exc, "; giving up" if last else "; will retry")
             if not last:
-                raise
+                # Retry, not the error itself: dramatiq logs other exceptions at ERROR with the message's
+                # arguments, the full URL among them
+                raise dramatiq.Retry(str(exc)) from None
 
     def make(fn: Any, queue: str, name: str | None = None, **options: Any) -> Any:
         return dramatiq.actor(broker=broker, actor_name=name or queue, queue_name=queue, **options)(fn)

@@ -8,19 +8,68 @@ change is a compare-and-set (:meth:`JobStore.transition`): a canceled job never 
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
+
+from framefleet.config import Limits
+from framefleet.errors import Problem, SpecError
 
 TYPES = ("render", "speech_from_text", "image_from_text", "captions", "media", "text", "video_from_text",
          "video_from_image", "lipsync")
 STATUSES = ("queued", "processing", "completed", "failed", "canceled", "expired")
 TERMINAL = frozenset({"completed", "failed", "canceled", "expired"})
 STAGES = ("fetch", "prepare", "render", "upload")
+
+
+#: A tenant names folders and object keys (``<tenant>/<job id>/…``), log fields and metric-free usage rows:
+#: 1-64 characters of this alphabet, never ``.`` or ``..``, so it is a safe path component everywhere.
+TENANT_ALPHABET = "A-Z a-z 0-9 . _ -"
+_TENANT = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+")
+
+
+def check_fields(*, tenant: Any, idempotency_key: Any, metadata: Any, limits: Limits) -> None:
+    """Refuse a job whose tenant, idempotency key or metadata is outside its documented limits, with a
+    :class:`SpecError` naming each field; everything that creates a job calls this first.
+
+    Why here and not at storage: a tenant of ``..`` or 128 accented letters (256 bytes, one more than a
+    file name may hold) made every upload fail, forever, and a 20 MB metadata object was stored, sent in
+    every webhook and read back on every poll."""
+    problems: list[Problem] = []
+    if not isinstance(tenant, str) or not _TENANT.fullmatch(tenant) or tenant in (".", ".."):
+        problems.append(Problem("tenant", f"must be 1-64 characters of {TENANT_ALPHABET}, and not '.' or '..'"))
+    if idempotency_key is not None and (
+            not isinstance(idempotency_key, str) or len(idempotency_key) > limits.max_idempotency_key
+            or not _PRINTABLE_ASCII.fullmatch(idempotency_key)):
+        problems.append(Problem("idempotency_key", f"must be 1-{limits.max_idempotency_key} printable ASCII "
+                                                   "characters"))
+    if metadata is not None:
+        problems += _metadata_problems(metadata, limits)
+    if problems:
+        raise SpecError(problems, what="job")
+
+
+def _metadata_problems(metadata: Any, limits: Limits) -> list[Problem]:
+    from framefleet.compositor.jsonload import check_document
+
+    if not isinstance(metadata, dict):
+        return [Problem("metadata", "must be a JSON object")]
+    try:  # iterative: a deep object is refused, never a RecursionError
+        check_document(metadata, limits=replace(limits, max_spec_depth=limits.max_metadata_depth),
+                       what="metadata")
+    except SpecError as exc:
+        return [Problem(f"metadata.{p.path}" if p.path else "metadata", p.message) for p in exc.problems]
+    size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > limits.max_metadata_bytes:
+        return [Problem("metadata", f"is {size} bytes as JSON, over the limit of {limits.max_metadata_bytes}")]
+    return []
 
 
 def new_id() -> str:
