@@ -15,8 +15,9 @@ own bytes:
   files), ``flv``, ``ogg``;
 * sound: ``mp3``, ``wav``, ``flac``, ``aac`` (ADTS), ``aiff``;
 * pictures: the single-image ``*_pipe`` demuxers ffprobe picks from a file's content (png, jpeg, webp,
-  bmp, tiff), ``gif``, and ``image2`` (what ffprobe reports for an SVG), which is always opened with
-  ``-pattern_type none`` so that ``%d`` or ``*`` in a file name is never a sequence or a glob.
+  bmp, tiff, svg), ``gif``, and ``image2`` (what ffprobe reports for a ``.svg`` file), which is always
+  opened with ``-pattern_type none`` so that ``%d`` or ``*`` in a file name is never a sequence or a
+  glob. SVGs are drawn by librsvg with no base location, so an SVG's links to other files load nothing.
 
 Left out on purpose: every playlist, list or network demuxer (``hls``, ``dash``, ``concat``, ``sdp``,
 ``rtp``, ``rtsp``, ``webm_dash_manifest``, ``lavfi``, ``image2pipe``), and formats no customer sends a
@@ -30,11 +31,11 @@ from __future__ import annotations
 DEMUXERS = frozenset({
     "mov", "matroska", "avi", "mpegts", "mpeg", "flv", "ogg",
     "mp3", "wav", "flac", "aac", "aiff",
-    "image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif",
+    "image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "svg_pipe", "gif",
 })
 
 #: Demuxers whose result is one picture, not a timed stream.
-IMAGES = frozenset({"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif"})
+IMAGES = frozenset({"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "svg_pipe", "gif"})
 
 #: The only protocol a user's source (a local file, or a download already in our cache) is read with.
 PROTOCOLS = "file"
