@@ -41,6 +41,15 @@ class Limits:
     #: A whole download (all redirects, every byte) must end within this many seconds: a server that
     #: trickles one byte at a time never trips the per-read ``download_timeout``.
     download_deadline: float = 600.0
+    #: A captions file (SRT, WebVTT, JSON words) may be at most this long (bytes) and hold this many
+    #: words, in files and inline: an hour of fast speech is about 11,000 words, and its word-timed
+    #: JSON (the most verbose format, ~150 bytes a word) under 2 MB, so both leave twice that room.
+    max_caption_bytes: int = 5 * 1024**2
+    max_caption_words: int = 20_000
+    #: No picture framefleet draws (text, a caption state, a gradient) or sizes for ffmpeg (a colour,
+    #: a scaled text) may exceed this many pixels: four 4K frames (133 MB as RGBA) leaves room for
+    #: text taller or wider than the frame while a 5 KB spec cannot ask for a 600 GiB image.
+    max_raster_pixels: int = 4 * 3840 * 2160
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,9 @@ class Settings:
             max_download_bytes=int(number("MAX_DOWNLOAD_BYTES", defaults.max_download_bytes, int)),
             download_timeout=number("DOWNLOAD_TIMEOUT", defaults.download_timeout),
             download_deadline=number("DOWNLOAD_DEADLINE", defaults.download_deadline),
+            max_caption_bytes=int(number("MAX_CAPTION_BYTES", defaults.max_caption_bytes, int)),
+            max_caption_words=int(number("MAX_CAPTION_WORDS", defaults.max_caption_words, int)),
+            max_raster_pixels=int(number("MAX_RASTER_PIXELS", defaults.max_raster_pixels, int)),
         )
         cache = get("CACHE_DIR")
         xdg = env.get("XDG_CACHE_HOME")
