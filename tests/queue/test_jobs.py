@@ -122,3 +122,24 @@ def test_only_one_worker_can_start_a_job(store: JobStore) -> None:
     store.update(j.id, lease_until=time.time() - 1)  # its worker died: the lease ran out
     assert store.start(j.id, worker="rescuer") is not None
     assert store.get(j.id).attempts == 2  # type: ignore[union-attr]
+
+
+def test_job_fields_have_documented_limits() -> None:
+    from framefleet.config import Limits
+    from framefleet.errors import SpecError
+    from framefleet.queue.jobs import check_fields
+
+    limits = Limits()
+    check_fields(tenant="acme-prod_2.eu", idempotency_key="order-123 / retry #2", metadata={"ref": [1, {"a": 2}]},
+                 limits=limits)
+    refused = [({"tenant": ""}, "tenant"), ({"tenant": "."}, "tenant"), ({"tenant": "a" * 65}, "tenant"),
+               ({"tenant": "a/b"}, "tenant"), ({"tenant": "caf\u00e9"}, "tenant"),
+               ({"idempotency_key": ""}, "idempotency_key"), ({"idempotency_key": "\u00e9"}, "idempotency_key"),
+               ({"metadata": ["not", "an", "object"]}, "metadata"), ({"metadata": {"x": float("nan")}}, "metadata.x"),
+               ({"metadata": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": 1}}}}}}}}}}, "metadata.a")]
+    for change, path in refused:
+        fields = {"tenant": "acme", "idempotency_key": None, "metadata": None, **change}
+        with pytest.raises(SpecError) as caught:
+            check_fields(**fields, limits=limits)
+        assert caught.value.problems[0].path.startswith(path), (change, caught.value.problems)
+        assert caught.value.message.startswith("invalid job: ")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from framefleet.config import Settings
 from framefleet.errors import FetchError
@@ -68,3 +69,23 @@ def test_exists_and_delete_prefix_remove_only_that_job_s_chunks(kind: str, tmp_p
     assert not storage.exists("t/j1/chunks/0.mp4") and not storage.exists("t/j1/chunks/1.mp4")
     assert storage.exists("t/j1/output.mp4") and storage.exists("t/j10/chunks/0.mp4")  # a sibling prefix stays
     assert storage.delete_prefix("t/j1/chunks") == 0
+
+
+def test_s3_refusals_are_permanent_and_outages_transient(tmp_path: Path, s3_endpoint: str, bucket: str) -> None:
+    from framefleet.errors import StorageError, StorageRefused
+
+    source = tmp_path / "a.mp4"
+    source.write_bytes(b"x")
+    for name in ("no-such-bucket-here", "Invalid_Bucket_Name!"):
+        storage = open_storage(Settings.from_env({"FRAMEFLEET_STORAGE_URL": f"s3://{name}/out",
+                                                  "FRAMEFLEET_S3_ENDPOINT_URL": s3_endpoint}))
+        with pytest.raises(StorageRefused) as refused:
+            storage.put(source, "acme/j1/output.mp4", content_type="video/mp4")
+        assert not refused.value.transient and "not retried" in refused.value.message
+    down = open_storage(Settings.from_env({"FRAMEFLEET_STORAGE_URL": f"s3://{bucket}/out",
+                                           "FRAMEFLEET_S3_ENDPOINT_URL": "http://127.0.0.1:9"}),
+                        s3_client=boto3.client("s3", endpoint_url="http://127.0.0.1:9",
+                                               config=Config(retries={"max_attempts": 1})))
+    with pytest.raises(StorageError) as outage:
+        down.put(source, "acme/j1/output.mp4", content_type="video/mp4")
+    assert outage.value.transient
