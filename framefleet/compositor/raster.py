@@ -161,7 +161,8 @@ def gradient_image(width: int, height: int, start: str, stop: str, angle: float)
     span = abs(width * dx) + abs(height * dy) or 1.0
     t = np.clip(proj / span + 0.5, 0, 1)[..., None]
     a, b = np.array(rgba(start), np.float32), np.array(rgba(stop), np.float32)
-    return Image.fromarray((a + (b - a) * t).round().astype(np.uint8), "RGBA")
+    # an h x w x 4 uint8 array is RGBA to Pillow; naming the mode is deprecated (Pillow 12 warns)
+    return Image.fromarray((a + (b - a) * t).round().astype(np.uint8))
 
 
 def _gradient(item: VisualItem, canvas: Canvas, workdir: Path) -> Still:
