@@ -142,6 +142,32 @@ def run(argv: Sequence[str], *, total_seconds: float, on_progress: Callable[[flo
         raise _failure(code, text, sources or {})
 
 
+def capture(argv: Sequence[str], *, timeout: float, cancel: Flag | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run a short tool (ffprobe) for its output, under the same rules as a render: its own process group,
+    killed with its parent, on cancel (within a tenth of a second) and when ``timeout`` runs out.
+
+    Raises :class:`Canceled`, or ``subprocess.TimeoutExpired`` for the caller to name the source.
+    """
+    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=_die_with_parent if _PRCTL else None)  # noqa: PLW1509 - one prctl call
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                out, err = proc.communicate(timeout=0.1)
+                return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+            except subprocess.TimeoutExpired:
+                if cancel is not None and cancel.is_set():
+                    raise Canceled("the job was canceled") from None
+                if time.monotonic() > deadline:
+                    raise
+    finally:
+        if proc.poll() is None:
+            _kill_group(proc)
+            proc.communicate()
+
+
 def _undecodable(argv: Sequence[str], text: str, sources: dict[str, str]) -> str | None:
     """The customer's name of a source ffmpeg failed to decode.
 

@@ -15,11 +15,12 @@ from framefleet.assets.fetch import Fetcher
 from framefleet.compositor import captions as cap
 from framefleet.compositor import encoders, plan, probe, raster
 from framefleet.compositor.encoders import Encoding
+from framefleet.compositor.ffmpeg import Flag
 from framefleet.compositor.probe import MediaInfo
 from framefleet.compositor.spec import AudioClip, CaptionsClip, ImageClip, RenderSpec, TextClip, VideoClip
 from framefleet.compositor.text import is_font_file
 from framefleet.config import Settings
-from framefleet.errors import FetchError, Problem, SpecError
+from framefleet.errors import BadMedia, Canceled, FetchError, Problem, SpecError
 
 
 @dataclass(frozen=True)
@@ -77,14 +78,27 @@ def media_sources(spec: RenderSpec) -> set[str]:
     return wanted
 
 
-def probe_all(spec: RenderSpec, files: Mapping[str, Path], settings: Settings) -> dict[str, MediaInfo]:
+def probe_all(spec: RenderSpec, files: Mapping[str, Path], settings: Settings, *,
+              cancel: Flag | None = None) -> dict[str, MediaInfo]:
+    """Probe every media source; every one that cannot be used is reported together, at its JSON paths."""
     wanted = sorted(media_sources(spec))
+    paths = sources(spec)
+
+    def one(src: str) -> MediaInfo | BadMedia:
+        try:
+            return probe.probe(files[src], name=src, ffprobe=settings.ffprobe, cache_dir=settings.cache_dir,
+                               cache_entries=settings.probe_cache_max_entries, cancel=cancel)
+        except BadMedia as exc:
+            return exc
+
     # ffprobe is mostly process start-up: probing in parallel makes many sources cost about one.
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(wanted)))) as pool:
-        infos = pool.map(lambda src: probe.probe(files[src], name=src, ffprobe=settings.ffprobe,
-                                                 cache_dir=settings.cache_dir,
-                                                 cache_entries=settings.probe_cache_max_entries), wanted)
-        return dict(zip(wanted, infos, strict=True))
+        found = dict(zip(wanted, pool.map(one, wanted), strict=True))
+    bad = {src: exc for src, exc in found.items() if isinstance(exc, BadMedia)}
+    if bad:
+        where = [f"{path}: {exc.message}" for src, exc in sorted(bad.items()) for path in paths.get(src, [src])]
+        raise BadMedia("; ".join(where), detail="\n".join(exc.detail or "" for exc in bad.values()))
+    return {src: info for src, info in found.items() if isinstance(info, MediaInfo)}
 
 
 def caption_files(spec: RenderSpec, files: Mapping[str, Path]) -> dict[str, list[list[cap.TimedWord]]]:
@@ -98,20 +112,30 @@ def caption_files(spec: RenderSpec, files: Mapping[str, Path]) -> dict[str, list
     return out
 
 
-def plan_for(spec: RenderSpec, files: Mapping[str, Path], settings: Settings) -> plan.Plan:
-    return plan.build_plan(spec, media=probe_all(spec, files, settings), files=files,
+def plan_for(spec: RenderSpec, files: Mapping[str, Path], settings: Settings, *,
+             cancel: Flag | None = None) -> plan.Plan:
+    return plan.build_plan(spec, media=probe_all(spec, files, settings, cancel=cancel), files=files,
                            phrases=caption_files(spec, files), limits=settings.limits)
 
 
 def prepare(spec: RenderSpec, workdir: Path, *, settings: Settings, files: Mapping[str, Path],
-            pictures: bool = True, window: plan.Span | None = None) -> Timeline:
+            pictures: bool = True, window: plan.Span | None = None, cancel: Flag | None = None) -> Timeline:
     """Probe, plan, choose the encoder and draw the pictures (into ``workdir``, which the caller owns).
 
     Without ``pictures`` nothing is drawn (a join only mixes sound and needs the captions' cues); with
-    a ``window`` only what is on screen in those frames is (a chunk of a split render)."""
-    timeline = plan_for(spec, files, settings)
+    a ``window`` only what is on screen in those frames is (a chunk of a split render). ``cancel`` is
+    obeyed between steps and inside each long one: a cancel during preparation ends it within a second."""
+    timeline = plan_for(spec, files, settings, cancel=cancel)
+    _check(cancel)
     out = spec.output
     encoding = encoders.choose(out.format, out.quality, out.encoder or settings.encoder, float(out.fps),
                                ffmpeg=settings.ffmpeg)
+    _check(cancel)
     prepared = raster.prepare(timeline, workdir, fonts=files, pictures=pictures, window=window)
+    _check(cancel)
     return Timeline(spec, timeline, encoding, files, prepared, workdir)
+
+
+def _check(cancel: Flag | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Canceled("the job was canceled")

@@ -21,7 +21,7 @@ from typing import Any
 
 from framefleet import leftovers
 from framefleet.assets.cache import CacheDir
-from framefleet.compositor import formats
+from framefleet.compositor import ffmpeg, formats
 from framefleet.errors import BadMedia
 
 _IMAGE_CODECS = {"png", "mjpeg", "webp", "bmp", "tiff", "gif", "jpegls"}
@@ -105,7 +105,7 @@ def parse_probe(data: dict[str, object], *, name: str) -> MediaInfo:
 
 
 def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 60,
-          cache_dir: Path | None = None, cache_entries: int = 100_000) -> MediaInfo:
+          cache_dir: Path | None = None, cache_entries: int = 100_000, cancel: ffmpeg.Flag | None = None) -> MediaInfo:
     """Probe one file. ``name`` is how the customer knows it (their ``src``), never our local path.
 
     With ``cache_dir``, results are kept per (file, size, modification time): templates re-rendered with
@@ -122,7 +122,7 @@ def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 6
                 return cached
         except (OSError, ValueError, TypeError):
             pass  # unreadable or from an older version: probe again
-    info = _run_ffprobe(path, name=name, ffprobe=ffprobe, timeout=timeout)
+    info = _run_ffprobe(path, name=name, ffprobe=ffprobe, timeout=timeout, cancel=cancel)
     if entry is not None:
         try:
             fd, tmp = leftovers.part_file(entry.parent)
@@ -145,13 +145,14 @@ def _cache_entry(path: Path, cache_dir: Path) -> Path | None:
     return cache_dir / "probe" / key[:2] / f"{key}.json"
 
 
-def _run_ffprobe(path: Path, *, name: str, ffprobe: str, timeout: float) -> MediaInfo:
+def _run_ffprobe(path: Path, *, name: str, ffprobe: str, timeout: float,
+                 cancel: ffmpeg.Flag | None = None) -> MediaInfo:
     with _plain_name(path) as plain:
         cmd = [ffprobe, "-v", "error", "-protocol_whitelist", formats.PROTOCOLS,
                "-format_whitelist", ",".join(sorted(formats.DEMUXERS)),
                "-print_format", "json", "-show_format", "-show_streams", str(plain)]
         try:
-            done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+            done = ffmpeg.capture(cmd, timeout=timeout, cancel=cancel)
         except subprocess.TimeoutExpired:
             raise BadMedia(f"{name} could not be read in time") from None
     errors = done.stderr.decode(errors="replace")[-2000:]

@@ -301,7 +301,7 @@ def render(spec: RenderSpec, output: Path, *, settings: Settings, fetcher: Fetch
     report("prepare", 0.0)
     leftovers.sweep_render_parts(output)  # what a killed render to the same place left beside it
     with leftovers.workdir() as work:  # owned: a sweep at worker start removes it if we are killed
-        timeline = prepare(spec, Path(work), settings=settings, files=files)
+        timeline = prepare(spec, Path(work), settings=settings, files=files, cancel=cancel)
         plan, encoding = timeline.plan, timeline.encoding
         spans = segments.split(plan, policy) if encoding.segmentable else [plan.span]
         thumb_final = output.with_suffix(".jpg") if thumbnail_frame(timeline) is not None else None

@@ -77,7 +77,7 @@ def plan_chunks(rt: Runtime, job: Job, spec: RenderSpec, *, cancel: Stop | None 
     if requested == 1 or spec.output.format not in SEGMENTABLE:
         return None
     files = fetch_all(spec, JobFetcher(rt, job, cancel=cancel))
-    plan = plan_for(spec, files, rt.settings)
+    plan = plan_for(spec, files, rt.settings, cancel=cancel)
     count = segments.count_for(plan.duration, rt.settings.chunk_seconds,
                                None if requested == "auto" else int(requested))
     if count <= 1:
@@ -150,7 +150,8 @@ def _timeline(rt: Runtime, job: Job, work: Path, *, cancel: Stop, pictures: bool
               window: Span | None = None) -> Timeline:
     spec = load_spec(job.payload.get("spec"), limits=rt.settings.limits)
     files = fetch_all(spec, JobFetcher(rt, job, cancel=cancel))
-    return prepare(spec, work, settings=rt.settings, files=files, pictures=pictures, window=window)
+    return prepare(spec, work, settings=rt.settings, files=files, pictures=pictures, window=window,
+                   cancel=cancel)
 
 
 def _ended(rt: Runtime, job_id: str, watch: Watch, exc: BaseException, *, last_try: bool) -> None:

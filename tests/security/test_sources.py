@@ -152,3 +152,42 @@ def test_cancel_ends_a_download_blocked_on_a_slow_server(tmp_path: Path, trickle
     cancel.set()
     assert ended.wait(2), "the download did not stop within 2 s of the cancel"
     assert isinstance(outcome[0], Canceled)
+
+
+def _stuck_ffprobe(folder: Path) -> Path:
+    """An ffprobe that, asked to probe, says so in a file and then never answers: a source that keeps
+    ffprobe busy for as long as the worker lets it. Other calls go to the real ffprobe."""
+    script = folder / "ffprobe"
+    script.write_text('#!/bin/sh\ncase "$*" in *-show_streams*) touch "$0.probing"; exec sleep 600;; esac\n'
+                      'exec ffprobe "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
+@pytest.mark.parametrize("stage", ["fetch", "probe"])
+def test_cancel_is_obeyed_within_two_seconds_before_the_render(stage: str, fleet_env: dict[str, str],
+                                                               workers: list[Worker], media: Path,
+                                                               tmp_path: Path, trickle: str) -> None:
+    from tests.proctree import descendants
+
+    stuck = _stuck_ffprobe(tmp_path)
+    env = {**fleet_env, "FRAMEFLEET_FFPROBE": str(stuck)}
+    worker = Worker(env)
+    workers.append(worker)
+    src = trickle if stage == "fetch" else str(media / "red.mp4")
+    started = Trickle.sending.is_set if stage == "fetch" else stuck.with_name("ffprobe.probing").exists
+    with Client(Settings.from_env(env)) as c:
+        job = c.submit({"tracks": [{"clips": [{"type": "video", "src": src, "length": 1}]}]})
+        deadline = time.monotonic() + 60
+        while not started():
+            assert time.monotonic() < deadline, f"the job never reached {stage}"
+            time.sleep(0.05)  # polling a condition, not waiting for one to happen by itself
+        assert (c.get(job["id"]) or {}).get("status") == "processing"
+        canceled_at = time.monotonic()
+        c.cancel(job["id"])
+        done = c.wait(job["id"], timeout=10)
+        took = time.monotonic() - canceled_at
+    assert done["status"] == "canceled" and done["error"]["code"] == "canceled"
+    assert took < 2.0, f"canceled after {took:.1f} s"
+    children = descendants(worker.pid)
+    assert not [pid for pid in children if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep")]
