@@ -103,7 +103,7 @@ def test_bad_media_and_private_urls_fail_with_codes(fleet_env: dict[str, str], w
         jobs = {name: c.submit({"tracks": [{"clips": [clip]}]}) for name, clip in cases.items()}
         done = {name: c.wait(j["id"], timeout=60) for name, j in jobs.items()}
     assert done["corrupt"]["error"]["code"] == "bad_media"
-    assert done["corrupt"]["error"]["message"] == "corrupt.mp4 cannot be decoded"
+    assert done["corrupt"]["error"]["message"] == "tracks[0].clips[0].src: corrupt.mp4 cannot be decoded"
     for name in ("loopback", "metadata"):
         assert done[name]["error"]["code"] == "bad_input"
         assert "private or reserved address" in done[name]["error"]["message"]
