@@ -7,17 +7,27 @@ frame window it covers), which ``text.py`` rasterises and ``layers/captions.py``
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from framefleet.config import Limits
 from framefleet.errors import BadInput
 
 #: Gaps shorter than this keep the previous caption on screen, so captions do not flicker between words.
 HOLD_GAP = 0.5
-_SENTENCE_END = re.compile(r"[.!?;:…]$|,$")
-_TAG = re.compile(r"<[^>]+>|\{\\[^}]*\}")
+#: A word ending in one of these ends a phrase.
+_SENTENCE_ENDS = (".", "!", "?", ";", ":", "…", ",")
+#: A cue time, ``[hours:]mm:ss.mmm`` (``,`` in SRT). Only ever matched whole against one short token,
+#: so the pattern cannot be made to scan a long line (the old ``search`` over a line of 50,000 digits
+#: backtracked for seconds with the GIL held, starving the worker's heartbeat).
+_CLOCK = re.compile(r"(?:([0-9]{1,5}):)?([0-9]{1,2}):([0-9]{2})[.,]([0-9]{1,3})")
+_CLOCK_CHARS = len("99999:59:59.999")
+#: Characters that cannot be drawn and are not white space: C0 and C1 controls, lone surrogates. One
+#: character class, so a search is one linear pass.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -37,12 +47,54 @@ class CaptionState:
     end: float
 
 
-def _clock(value: str) -> float:
-    parts = value.strip().replace(",", ".").split(":")
-    seconds = 0.0
-    for part in parts:
-        seconds = seconds * 60 + float(part)
-    return seconds
+def clean_word(text: str) -> str:
+    """A word as it is drawn: any run of white space, line breaks included (``\\n``, ``\\r``, and the
+    ``\\x1c``, ``\\x85``, U+2028 that ``str.splitlines`` also breaks at), becomes one space, ends trimmed.
+
+    A caption word is drawn on one line of a box measured for one line, and written into one WebVTT
+    cue, where a blank line would end the cue and start one the customer wrote."""
+    return " ".join(text.split())
+
+
+def control_char(text: str) -> str | None:
+    """The first character of ``text`` that cannot be drawn (``U+0007``), or None."""
+    found = _CONTROL.search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
+
+
+def _clock(token: str, line: int) -> float:
+    match = _CLOCK.fullmatch(token) if len(token) <= _CLOCK_CHARS else None
+    if match is None:
+        shown = token if len(token) <= 20 else token[:20] + "…"
+        raise BadInput(f"captions file line {line}: malformed time {shown!r} "
+                       "(expected hh:mm:ss,mmm or mm:ss.mmm)")
+    hours, minutes, seconds, fraction = match.groups()
+    return int(hours or 0) * 3600 + int(minutes) * 60 + float(f"{seconds}.{fraction}")
+
+
+def _drop(text: str, opening: str, closing: str) -> str:
+    """``text`` without ``opening``…``closing`` tags, in one pass: once no ``closing`` follows, no
+    later tag can close either (``<[^>]+>`` as a regex rescans the rest from every ``<`` of ``<<<<…``)."""
+    parts: list[str] = []
+    at = 0
+    while (start := text.find(opening, at)) >= 0:
+        stop = text.find(closing, start + len(opening))
+        if stop < 0:
+            break
+        if stop == start + len(opening) and opening == "<":  # "<>" is text, not a tag
+            parts.append(text[at:stop])
+            at = stop
+            continue
+        parts.append(text[at:start])
+        at = stop + len(closing)
+    parts.append(text[at:])
+    return "".join(parts)
+
+
+def _strip_tags(text: str) -> str:
+    """Styling tags of SRT and WebVTT (``<i>``, ``<c.yellow>``, ``<00:01.000>``) and ASS overrides
+    (``{\\an8}``) removed: captions are drawn in the clip's own style."""
+    return _drop(_drop(text, "<", ">"), "{\\", "}")
 
 
 def _spread(text: str, start: float, end: float) -> list[TimedWord]:
@@ -57,55 +109,123 @@ def _spread(text: str, start: float, end: float) -> list[TimedWord]:
     return out
 
 
-def parse_cues(text: str) -> list[list[TimedWord]]:
-    """SRT or WebVTT text → one phrase (list of words) per cue."""
+def _blocks(text: str) -> Iterator[list[tuple[int, str]]]:
+    """Runs of non-blank lines with their line numbers (cues are separated by blank lines)."""
+    block: list[tuple[int, str]] = []
+    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
+        if line.strip():
+            block.append((number, line))
+        elif block:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def _cue(block: Sequence[tuple[int, str]]) -> list[TimedWord]:
+    """The words of one SRT/WebVTT block: the lines after its first ``-->`` line. A block with no
+    such line (the ``WEBVTT`` header, ``NOTE``, ``STYLE``, a stray number) holds no words."""
+    for i, (number, line) in enumerate(block):
+        arrow = line.find("-->")
+        if arrow < 0:
+            continue
+        left, right = line[:arrow].split(), line[arrow + 3:].split()
+        start = _clock(left[-1] if left else "", number)
+        end = _clock(right[0] if right else "", number)  # WebVTT settings may follow the end time
+        body = " ".join(_strip_tags(text).strip() for _, text in block[i + 1:]).strip()
+        return _spread(body, start, end) if body and end > start else []
+    return []
+
+
+def parse_cues(text: str, *, max_words: int | None = None) -> list[list[TimedWord]]:
+    """SRT or WebVTT text → one phrase (list of words) per cue, in time linear in the text's length.
+
+    A ``-->`` line whose times are not ``[hh:]mm:ss.mmm`` is refused (:class:`BadInput` naming its
+    line), and so is a file with more than ``max_words`` words (default: :class:`Limits`)."""
+    limit = Limits().max_caption_words if max_words is None else max_words
+    control = _CONTROL.search(text)
+    if control:
+        raise BadInput(f"captions file line {text.count(chr(10), 0, control.start()) + 1}: control "
+                       f"character U+{ord(control.group()):04X} (only text and white space can be drawn)")
     phrases: list[list[TimedWord]] = []
-    arrow = re.compile(r"((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s*-->\s*((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})")
-    for block in re.split(r"\r?\n\s*\r?\n", text.strip()):
-        lines = block.splitlines()
-        for i, line in enumerate(lines):
-            match = arrow.search(line)
-            if match:
-                body = " ".join(_TAG.sub("", x).strip() for x in lines[i + 1:]).strip()
-                start, end = _clock(match.group(1)), _clock(match.group(2))
-                if body and end > start:
-                    phrases.append(_spread(body, start, end))
-                break
+    count = 0
+    for block in _blocks(text):
+        words = _cue(block)
+        if words:
+            count += len(words)
+            if count > limit:
+                raise BadInput(f"captions file holds more than {limit} words")
+            phrases.append(words)
     return phrases
 
 
-def parse_json_words(data: object) -> list[TimedWord]:
-    """``[{text,start,end}]``, ``{"words": [...]}`` or Whisper-style ``{"segments": [{"words": [...]}]}``."""
+def _json_items(data: object, limit: int) -> list[object]:
+    """The word objects of a JSON captions document, refused beyond ``limit`` before any is read."""
     if isinstance(data, dict) and "segments" in data:
-        data = [w for seg in data["segments"] for w in (seg.get("words") or [])]
+        segments = data["segments"]
+        if not isinstance(segments, list):
+            raise BadInput("captions file: segments must be a list")
+        items: list[object] = []
+        for seg in segments:
+            words = seg.get("words") if isinstance(seg, dict) else None
+            if isinstance(words, list):
+                items += words
+            if len(items) > limit:
+                break
+        data = items
     elif isinstance(data, dict):
         data = data.get("words")
     if not isinstance(data, list):
         raise BadInput("captions file holds no word list")
+    if len(data) > limit:
+        raise BadInput(f"captions file holds more than {limit} words")
+    return data
+
+
+def parse_json_words(data: object, *, max_words: int | None = None) -> list[TimedWord]:
+    """``[{text,start,end}]``, ``{"words": [...]}`` or Whisper-style ``{"segments": [{"words": [...]}]}``.
+
+    Words are cleaned like inline ones (:func:`clean_word`); a control character or a time that is not
+    a finite number (``1e999`` is valid JSON, read as infinity) is refused, naming the word."""
+    limit = Limits().max_caption_words if max_words is None else max_words
     words = []
-    for item in data:
+    for n, item in enumerate(_json_items(data, limit)):
         if not isinstance(item, dict):
             raise BadInput("captions file: each word must be an object with text, start and end")
-        text = str(item.get("text", item.get("word", ""))).strip()
+        text = clean_word(str(item.get("text", item.get("word", ""))))
+        code = control_char(text)
+        if code:
+            raise BadInput(f"captions file: word {n} holds control character {code} "
+                           "(only text and white space can be drawn)")
         try:
             start, end = float(item["start"]), float(item["end"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise BadInput("captions file: each word needs numeric start and end") from None
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise BadInput(f"captions file: word {n} has a start or end that is not a finite number")
         if text and end >= start >= 0:
             words.append(TimedWord(text, start, end))
     return words
 
 
-def load_file(path: Path) -> list[list[TimedWord]]:
-    """Read a captions file; returns phrases (SRT/VTT cues) or a single run of words (JSON) to group."""
-    raw = path.read_text(encoding="utf-8-sig", errors="replace")
-    stripped = raw.lstrip()
-    if stripped.startswith(("{", "[")):
+def load_file(path: Path, *, limits: Limits | None = None) -> list[list[TimedWord]]:
+    """Read a captions file; returns phrases (SRT/VTT cues) or a single run of words (JSON) to group.
+
+    At most ``limits.max_caption_bytes`` are read and ``limits.max_caption_words`` words kept: a
+    larger file is refused before it is parsed."""
+    limits = limits or Limits()
+    with path.open("rb") as handle:
+        data = handle.read(limits.max_caption_bytes + 1)
+    if len(data) > limits.max_caption_bytes:
+        raise BadInput(f"captions file is larger than {limits.max_caption_bytes} bytes")
+    raw = data.decode("utf-8-sig", errors="replace")
+    if raw.lstrip().startswith(("{", "[")):
         try:
-            return [parse_json_words(json.loads(raw))]
-        except json.JSONDecodeError:
+            document = json.loads(raw)
+        except (ValueError, RecursionError):  # JSONDecodeError, over-long integers, deep nesting
             raise BadInput("captions file is not valid JSON") from None
-    phrases = parse_cues(raw)
+        return [parse_json_words(document, max_words=limits.max_caption_words)]
+    phrases = parse_cues(raw, max_words=limits.max_caption_words)
     if not phrases:
         raise BadInput("captions file has no cues (expected SRT, WebVTT or JSON words)")
     return phrases
@@ -120,7 +240,7 @@ def group_phrases(words: Sequence[TimedWord], max_words: int) -> list[list[Timed
             phrases.append(current)
             current = []
         current.append(word)
-        if _SENTENCE_END.search(word.text) and len(current) >= 1:
+        if word.text.endswith(_SENTENCE_ENDS):
             phrases.append(current)
             current = []
     if current:

@@ -19,8 +19,8 @@ from framefleet.compositor.ffmpeg import Flag
 from framefleet.compositor.probe import MediaInfo
 from framefleet.compositor.spec import AudioClip, CaptionsClip, ImageClip, RenderSpec, TextClip, VideoClip
 from framefleet.compositor.text import is_font_file
-from framefleet.config import Settings
-from framefleet.errors import BadMedia, Canceled, FetchError, Problem, SpecError
+from framefleet.config import Limits, Settings
+from framefleet.errors import BadInput, BadMedia, Canceled, FetchError, Problem, SpecError
 
 
 @dataclass(frozen=True)
@@ -101,21 +101,31 @@ def probe_all(spec: RenderSpec, files: Mapping[str, Path], settings: Settings, *
     return {src: info for src, info in found.items() if isinstance(info, MediaInfo)}
 
 
-def caption_files(spec: RenderSpec, files: Mapping[str, Path]) -> dict[str, list[list[cap.TimedWord]]]:
+def caption_files(spec: RenderSpec, files: Mapping[str, Path], *, limits: Limits | None = None
+                  ) -> dict[str, list[list[cap.TimedWord]]]:
+    """Every captions file read (within ``limits``) and split into phrases; all unreadable ones are
+    reported together, each at its clip's ``src``."""
     out: dict[str, list[list[cap.TimedWord]]] = {}
+    problems: list[Problem] = []
     for path, clip in spec.clips():
         if isinstance(clip, CaptionsClip) and clip.src:
-            phrases = cap.load_file(files[clip.src])
+            try:
+                phrases = cap.load_file(files[clip.src], limits=limits)
+            except BadInput as exc:
+                problems.append(Problem(f"{path}.src", exc.message))
+                continue
             if len(phrases) == 1 and files[clip.src].suffix.lower() not in (".srt", ".vtt"):
                 phrases = cap.group_phrases(phrases[0], clip.max_words)
             out[path] = phrases
+    if problems:
+        raise SpecError(problems)
     return out
 
 
 def plan_for(spec: RenderSpec, files: Mapping[str, Path], settings: Settings, *,
              cancel: Flag | None = None) -> plan.Plan:
     return plan.build_plan(spec, media=probe_all(spec, files, settings, cancel=cancel), files=files,
-                           phrases=caption_files(spec, files), limits=settings.limits)
+                           phrases=caption_files(spec, files, limits=settings.limits), limits=settings.limits)
 
 
 def prepare(spec: RenderSpec, workdir: Path, *, settings: Settings, files: Mapping[str, Path],
@@ -131,7 +141,8 @@ def prepare(spec: RenderSpec, workdir: Path, *, settings: Settings, files: Mappi
     encoding = encoders.choose(out.format, out.quality, out.encoder or settings.encoder, float(out.fps),
                                ffmpeg=settings.ffmpeg)
     _check(cancel)
-    prepared = raster.prepare(timeline, workdir, fonts=files, pictures=pictures, window=window)
+    prepared = raster.prepare(timeline, workdir, fonts=files, pictures=pictures, window=window,
+                              limits=settings.limits)
     _check(cancel)
     return Timeline(spec, timeline, encoding, files, prepared, workdir)
 

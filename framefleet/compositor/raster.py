@@ -14,22 +14,15 @@ from pathlib import Path
 from PIL import Image
 
 from framefleet.compositor import captions as cap
+from framefleet.compositor import measure
 from framefleet.compositor.canvas import Canvas
 from framefleet.compositor.geometry import even, fit
 from framefleet.compositor.layers.base import Still
 from framefleet.compositor.plan import Plan, Span, VisualItem
 from framefleet.compositor.spec import CaptionsClip, ColorClip, TextClip
-from framefleet.compositor.text import (
-    Look,
-    caption_runs,
-    draw_runs,
-    find_font,
-    is_font_file,
-    layout_runs,
-    pad_to,
-    rgba,
-    text_image,
-)
+from framefleet.compositor.text import blank, draw_runs, layout_runs, pad_to, rgba, text_image
+from framefleet.config import Limits
+from framefleet.errors import SpecError
 
 
 @dataclass
@@ -38,80 +31,61 @@ class Prepared:
     cues: list[tuple[float, float, str]] = field(default_factory=list)
 
 
-def _px(value: float, canvas: Canvas) -> int:
-    return max(0, round(value * canvas.unit))
-
-
-def _font(font: str, bold: bool, fonts: Mapping[str, Path]) -> str:
-    return str(fonts[font]) if is_font_file(font) else find_font(font, bold)
-
-
-def _text(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[str, Path]) -> Still:
+def _text(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[str, Path], limits: Limits) -> Still:
     clip = item.clip
     assert isinstance(clip, TextClip)
     style = clip.style
-    look = Look(
-        max_width=round(style.max_width * canvas.width), stroke_width=_px(style.stroke_width, canvas),
-        stroke_fill=rgba(style.stroke_color) if style.stroke_color else None,
-        background=rgba(style.background) if style.background else None,
-        padding=_px(style.padding, canvas), align=style.align, line_spacing=style.line_spacing,
-    )
-    font = _font(style.font, style.bold, fonts)
-    picture = text_image(clip.text, font_file=font, size=_px(style.size, canvas) or 1, fill=rgba(style.color),
-                         look=look, uppercase=style.uppercase)
-    picture = pad_to(picture, even(picture.width), even(picture.height))
+    font = measure.font_path(style.font, style.bold, fonts)
+    cap_pixels = limits.max_raster_pixels
+    picture = text_image(clip.text, font_file=font, size=measure.px(style.size, canvas) or 1,
+                         fill=rgba(style.color), look=measure.text_look(style, canvas), max_pixels=cap_pixels,
+                         uppercase=style.uppercase)
+    picture = pad_to(picture, even(picture.width), even(picture.height), max_pixels=cap_pixels)
     file = workdir / f"text-{_slug(item.path)}.png"
     picture.save(file, compress_level=1)
     return Still(file, picture.width, picture.height)
 
 
-def _captions(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[str, Path],
-              prepared: Prepared, *, pictures: bool = True, window: Span | None = None) -> Still | None:
+def _captions(item: VisualItem, plan: Plan, workdir: Path, fonts: Mapping[str, Path], prepared: Prepared, *,
+              limits: Limits, pictures: bool = True, window: Span | None = None) -> Still | None:
     clip = item.clip
     assert isinstance(clip, CaptionsClip)
+    canvas = plan.canvas
     offset = canvas.seconds(item.span.start)
-    states = cap.states(item.phrases, clip.style, uppercase=clip.uppercase)
     cue_source = cap.states(item.phrases, "word" if clip.style == "word" else "clean", uppercase=clip.uppercase)
-    end = canvas.seconds(item.span.end)
+    end = canvas.seconds(min(item.span.end, plan.first + plan.frames))
     prepared.cues += [(offset + s.start, min(offset + s.end, end), " ".join(s.words))
                       for s in cue_source if offset + s.start < end]
     if clip.style == "none" or not pictures:
         return None
-    look = Look(max_width=round(clip.max_width * canvas.width), stroke_width=_px(clip.stroke_width, canvas),
-                stroke_fill=rgba(clip.stroke_color) if clip.stroke_color else None,
-                background=rgba(clip.background) if clip.background else None,
-                padding=_px(24 if clip.background else 0, canvas))
-    font = _font(clip.font, clip.bold, fonts)
-    # Durations are whole frames of the output grid, so every change lands exactly on a frame; states
-    # that fall outside the clip are never drawn.
-    shown = []
-    for state in states:
-        first, last = canvas.frame(state.start), min(canvas.frame(state.end), item.span.frames)
-        if last > first and first < item.span.frames:
-            runs = caption_runs(state.words, state.active, style=clip.style, font_file=font,
-                                size=_px(clip.size, canvas) or 1, fill=rgba(clip.color),
-                                highlight=rgba(clip.highlight_color))
-            shown.append((first, last, runs))
+    look = measure.caption_look(clip, canvas)
+    font = measure.font_path(clip.font, clip.bold, fonts)
+    # Durations are whole frames of the output grid, so every change lands exactly on a frame. Only the
+    # states on screen (inside the clip, before the output ends) are measured; each keeps its words,
+    # never a picture, until it is drawn.
+    shown = measure.item_states(item, plan)
     # Every state shares one picture size (one stream, one overlay), measured before anything is drawn;
     # then each picture is drawn, written and dropped, so memory holds one picture, not thousands.
-    layouts = [layout_runs([runs], look) for _, _, runs in shown]
-    width = even(max((lay.width for lay in layouts), default=2))
-    height = even(max((lay.height for lay in layouts), default=2))
-    blank = workdir / f"cap-{_slug(item.path)}-blank.tga"
-    _save_caption(Image.new("RGBA", (width, height), (0, 0, 0, 0)), blank)
+    layouts = [layout_runs([measure.state_runs(state, clip, canvas, font)], look) for _, _, state in shown]
+    width, height = measure.caption_box(layouts)
+    del layouts
+    empty = workdir / f"cap-{_slug(item.path)}-blank.tga"
+    _save_caption(blank(width, height, max_pixels=limits.max_raster_pixels), empty)
     entries: list[tuple[Path, int]] = []
     cursor = 0
-    for n, (first, last, runs) in enumerate(shown):
+    for n, (first, last, state) in enumerate(shown):
         if first > cursor:
-            entries.append((blank, first - cursor))
-        file = blank
+            entries.append((empty, first - cursor))
+        file = empty
         if window is None or (item.span.start + first < window.end and item.span.start + last > window.start):
             file = workdir / f"cap-{_slug(item.path)}-{n:05d}.tga"
-            _save_caption(draw_runs([runs], look, size=(width, height)), file)
+            runs = measure.state_runs(state, clip, canvas, font)
+            _save_caption(draw_runs([runs], look, size=(width, height), max_pixels=limits.max_raster_pixels),
+                          file)
         entries.append((file, last - first))
         cursor = last
     if cursor < item.span.frames:
-        entries.append((blank, item.span.frames - cursor))
+        entries.append((empty, item.span.frames - cursor))
     listing = workdir / f"cap-{_slug(item.path)}.ffconcat"
     write_listing(listing, entries, canvas)
     return Still(listing, width, height, tuple(entries))
@@ -150,9 +124,12 @@ def window(still: Still, item: VisualItem, workdir: Path, canvas: Canvas) -> Sti
     return Still(listing, still.width, still.height, tuple(entries))
 
 
-def gradient_image(width: int, height: int, start: str, stop: str, angle: float) -> Image.Image:
+def gradient_image(width: int, height: int, start: str, stop: str, angle: float, *, max_pixels: int
+                   ) -> Image.Image:
     """A linear gradient, ``angle`` degrees clockwise from "top to bottom"."""
     import numpy as np  # only gradients need it; keeps every other render's start-up lighter
+
+    blank(width, height, max_pixels=max_pixels)  # the size check every picture passes; 1 px of work
 
     theta = math.radians(angle)
     dx, dy = math.sin(theta), math.cos(theta)
@@ -165,13 +142,14 @@ def gradient_image(width: int, height: int, start: str, stop: str, angle: float)
     return Image.fromarray((a + (b - a) * t).round().astype(np.uint8))
 
 
-def _gradient(item: VisualItem, canvas: Canvas, workdir: Path) -> Still:
+def _gradient(item: VisualItem, canvas: Canvas, workdir: Path, limits: Limits) -> Still:
     clip = item.clip
     assert isinstance(clip, ColorClip) and clip.gradient is not None
     box = fit(canvas.width, canvas.height, canvas, clip.fit, clip.scale)
     g = clip.gradient
     file = workdir / f"grad-{_slug(item.path)}.png"
-    gradient_image(box.width, box.height, g.from_, g.to, g.angle).save(file, compress_level=1)
+    gradient_image(box.width, box.height, g.from_, g.to, g.angle, max_pixels=limits.max_raster_pixels
+                   ).save(file, compress_level=1)
     return Still(file, box.width, box.height)
 
 
@@ -180,26 +158,34 @@ def _slug(path: str) -> str:
 
 
 def prepare(plan: Plan, workdir: Path, *, fonts: Mapping[str, Path] | None = None, pictures: bool = True,
-            window: Span | None = None) -> Prepared:
+            window: Span | None = None, limits: Limits | None = None) -> Prepared:
     """Draw every still; ``fonts`` maps font files named in the spec to their fetched local copies.
 
     Without ``pictures`` only the caption cues (for the ``.vtt`` sidecar) are worked out; with a
-    ``window`` (a chunk's frames) only the pictures shown in it are drawn.
+    ``window`` (a chunk's frames) only the pictures shown in it are drawn. Every picture is measured
+    first: one over ``limits.max_raster_pixels`` fails the spec (:class:`SpecError` at the clip's path)
+    before anything is drawn.
     """
     fonts = fonts or {}
+    limits = limits or Limits()
+    if pictures:
+        problems = measure.plan_problems(plan, fonts=fonts, limits=limits)
+        if problems:
+            raise SpecError(problems)
     prepared = Prepared()
     for item in plan.visuals:
         clip = item.clip
         if isinstance(clip, CaptionsClip):
-            still = _captions(item, plan.canvas, workdir, fonts, prepared, pictures=pictures, window=window)
+            still = _captions(item, plan, workdir, fonts, prepared, limits=limits, pictures=pictures,
+                              window=window)
             if still is not None:
                 prepared.stills[item.path] = still
         elif not pictures or (window is not None and (item.span.end <= window.start
                                                       or item.span.start >= window.end)):
             continue
         elif isinstance(clip, TextClip):
-            prepared.stills[item.path] = _text(item, plan.canvas, workdir, fonts)
+            prepared.stills[item.path] = _text(item, plan.canvas, workdir, fonts, limits)
         elif isinstance(clip, ColorClip) and clip.gradient is not None:
-            prepared.stills[item.path] = _gradient(item, plan.canvas, workdir)
+            prepared.stills[item.path] = _gradient(item, plan.canvas, workdir, limits)
     prepared.cues.sort()
     return prepared

@@ -7,13 +7,15 @@ span fields (timing, limits), and raises :class:`SpecError` with *every* problem
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from PIL import ImageColor
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from framefleet.compositor.captions import clean_word, control_char
 from framefleet.compositor.jsonload import check_document
 from framefleet.config import Limits
 from framefleet.errors import Problem, SpecError
@@ -152,17 +154,42 @@ class TextStyle(Model):
     line_spacing: float = Field(1.15, ge=0.5, le=4)
 
 
+def _drawable(value: str) -> str:
+    """Text that is drawn: a control character that is not white space (U+0000, U+0007…) is refused;
+    it has no glyph, and where one is not drawn as a box it changes how the rest is drawn."""
+    code = control_char(value)
+    if code:
+        raise ValueError(f"holds control character {code} (only text and white space can be drawn)")
+    return value
+
+
+def _caption_word(value: str) -> str:
+    """A caption word is drawn on one line and written into one WebVTT cue: line breaks (``\\n``,
+    ``\\r``, ``\\x85``, ``\\x1c``…) and other white space become single spaces, as in captions files."""
+    word = clean_word(_drawable(value))
+    if not word:
+        raise ValueError("is blank")
+    return word
+
+
 class TextClip(_Visual):
     type: Literal["text"]
     fit: Fit = "none"
-    text: str = Field(min_length=1, max_length=5000)
+    text: Annotated[str, AfterValidator(_drawable)] = Field(min_length=1, max_length=5000)
     style: TextStyle = TextStyle()
 
 
 class Word(Model):
-    text: str = Field(min_length=1, max_length=200)
+    text: Annotated[str, AfterValidator(_caption_word)] = Field(min_length=1, max_length=200)
     start: float = Field(ge=0)
     end: float = Field(ge=0)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):  # 1e999 is valid JSON, read as infinity
+            raise ValueError(f"{value} is not a finite number")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> Word:
@@ -175,7 +202,7 @@ class CaptionsClip(_Visual):
     type: Literal["captions"]
     fit: Fit = "none"
     position: Position | None = None  # type: ignore[assignment]  # None: the platform-safe default
-    words: list[Word] | None = Field(None, max_length=20000)
+    words: list[Word] | None = Field(None, description="at most FRAMEFLEET_MAX_CAPTION_WORDS (20,000)")
     src: Source | None = None
     style: CaptionStyle = "clean"
     font: str = "DejaVu Sans"
@@ -276,15 +303,13 @@ def json_path(loc: tuple[int | str, ...]) -> str:
     pydantic puts a discriminated union's tag in the location; users never wrote it, so it is dropped.
     """
     out = ""
-    previous: int | str | None = None
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif isinstance(previous, int) and part in CLIP_TYPES:
-            pass
+        elif i >= 2 and loc[i - 2] == "clips" and isinstance(loc[i - 1], int) and part in CLIP_TYPES:
+            pass  # the tag after clips[n]; a field named like a type (a word's ``text``) is kept
         else:
             out += f".{part}" if out else str(part)
-        previous = part
     return out
 
 
@@ -412,3 +437,6 @@ def _semantic_problems(spec: RenderSpec, limits: Limits) -> Iterator[Problem]:
         yield Problem("tracks", f"{count} clips is over the limit of {limits.max_clips}")
     if count == 0:
         yield Problem("tracks", "no clips: a render needs at least one clip")
+    from framefleet.compositor.measure import spec_problems  # it measures with modules importing this one
+
+    yield from spec_problems(spec, limits)

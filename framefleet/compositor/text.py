@@ -52,6 +52,21 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size=max(1, size))
 
 
+@functools.lru_cache(maxsize=65_536)
+def _advance(font: ImageFont.FreeTypeFont, text: str) -> float:
+    """A word's width: captions repeat the same words in every state of a phrase, so measuring a
+    thousand states costs one FreeType call per distinct word and font, not one per appearance."""
+    return font.getlength(text)
+
+
+def blank(width: int, height: int, *, max_pixels: int) -> Image.Image:
+    """A transparent picture. Every picture framefleet draws starts here, so none is ever allocated
+    over ``max_pixels`` (validation refuses such specs first, at the clip's path; this is the backstop)."""
+    if width * height > max_pixels:
+        raise BadInput(f"a {width}x{height} picture is over the limit of {max_pixels} pixels")
+    return Image.new("RGBA", (width, height), (0, 0, 0, 0))
+
+
 @dataclass(frozen=True)
 class Run:
     """A word and how to draw it."""
@@ -88,8 +103,8 @@ def _wrap(paragraphs: Sequence[Sequence[Run]], look: Look) -> list[list[Run]]:
         line: list[Run] = []
         width = 0.0
         for run in runs:
-            word = run.font.getlength(run.text)
-            space = run.font.getlength(" ") if line else 0.0
+            word = _advance(run.font, run.text)
+            space = _advance(run.font, " ") if line else 0.0
             if line and width + space + word > room:
                 lines.append(line)
                 line, width, space = [], 0.0, 0.0
@@ -120,8 +135,8 @@ def layout_runs(paragraphs: Sequence[Sequence[Run]], look: Look) -> Layout:
         fonts = [r.font for r in line]
         ascent = max((f.getmetrics()[0] for f in fonts), default=0)
         descent = max((f.getmetrics()[1] for f in fonts), default=0)
-        widths = [r.font.getlength(r.text) for r in line]
-        spaces = [r.font.getlength(" ") for r in line[1:]]
+        widths = [_advance(r.font, r.text) for r in line]
+        spaces = [_advance(r.font, " ") for r in line[1:]]
         metrics.append((ascent, descent, widths, spaces, sum(widths) + sum(spaces)))
     text_w = max((m[4] for m in metrics), default=0)
     heights = [round((a + d) * look.line_spacing) if i < len(metrics) - 1 else a + d
@@ -131,13 +146,13 @@ def layout_runs(paragraphs: Sequence[Sequence[Run]], look: Look) -> Layout:
     return Layout(lines, metrics, heights, text_w, max(2, width), max(2, height))
 
 
-def draw_runs(paragraphs: Sequence[Sequence[Run]], look: Look, *, size: tuple[int, int] | None = None
-              ) -> Image.Image:
+def draw_runs(paragraphs: Sequence[Sequence[Run]], look: Look, *, max_pixels: int,
+              size: tuple[int, int] | None = None) -> Image.Image:
     """Draw words (stroke, optional box) on a tight transparent image, or centred on one of ``size``."""
     layout = layout_runs(paragraphs, look)
     stroke, pad = look.stroke_width, look.padding
     width, height = layout.width, layout.height
-    image = Image.new("RGBA", size or (width, height), (0, 0, 0, 0))
+    image = blank(*(size or (width, height)), max_pixels=max_pixels)
     left, top = ((size[0] - width) // 2, (size[1] - height) // 2) if size else (0, 0)
     draw = ImageDraw.Draw(image)
     if look.background:
@@ -158,22 +173,29 @@ def draw_runs(paragraphs: Sequence[Sequence[Run]], look: Look, *, size: tuple[in
     return image
 
 
-def text_image(text: str, *, font_file: str, size: int, fill: tuple[int, int, int, int], look: Look,
-               uppercase: bool = False) -> Image.Image:
-    """A text clip's picture: explicit newlines kept, long lines wrapped by word."""
+def text_paragraphs(text: str, *, font_file: str, size: int, fill: tuple[int, int, int, int],
+                    uppercase: bool = False) -> list[list[Run]]:
+    """A text clip's words by paragraph: explicit line breaks kept (every break ``str.splitlines``
+    knows), other white space between words."""
     font = _font(font_file, size)
     body = text.upper() if uppercase else text
-    paragraphs = [[Run(word, font, fill) for word in para.split()] for para in body.splitlines()]
-    return draw_runs([p for p in paragraphs] or [[]], look)
+    return [[Run(word, font, fill) for word in para.split()] for para in body.splitlines()] or [[]]
+
+
+def text_image(text: str, *, font_file: str, size: int, fill: tuple[int, int, int, int], look: Look,
+               max_pixels: int, uppercase: bool = False) -> Image.Image:
+    """A text clip's picture: explicit newlines kept, long lines wrapped by word."""
+    paragraphs = text_paragraphs(text, font_file=font_file, size=size, fill=fill, uppercase=uppercase)
+    return draw_runs(paragraphs, look, max_pixels=max_pixels)
 
 
 def caption_image(words: Sequence[str], active: int, *, style: str, font_file: str, size: int,
                   fill: tuple[int, int, int, int], highlight: tuple[int, int, int, int],
-                  look: Look) -> Image.Image:
+                  look: Look, max_pixels: int) -> Image.Image:
     """One caption state: ``bold-pop`` enlarges and colours the active word, ``karaoke`` colours the
     words spoken so far, ``word`` and ``clean`` draw plain text."""
     return draw_runs([caption_runs(words, active, style=style, font_file=font_file, size=size, fill=fill,
-                                   highlight=highlight)], look)
+                                   highlight=highlight)], look, max_pixels=max_pixels)
 
 
 def caption_runs(words: Sequence[str], active: int, *, style: str, font_file: str, size: int,
@@ -192,10 +214,10 @@ def caption_runs(words: Sequence[str], active: int, *, style: str, font_file: st
     return runs
 
 
-def pad_to(image: Image.Image, width: int, height: int) -> Image.Image:
+def pad_to(image: Image.Image, width: int, height: int, *, max_pixels: int) -> Image.Image:
     """Centre ``image`` on a transparent ``width``×``height`` picture (caption states share one size)."""
     if image.size == (width, height):
         return image
-    canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    canvas = blank(width, height, max_pixels=max_pixels)
     canvas.paste(image, ((width - image.width) // 2, (height - image.height) // 2))
     return canvas

@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from framefleet.assets.fetch import Fetcher
-from framefleet.compositor import captions as cap
-from framefleet.compositor import plan, probe
+from framefleet.compositor import measure, plan, probe
 from framefleet.compositor.canvas import Canvas
-from framefleet.compositor.prepare import media_sources, sources
-from framefleet.compositor.spec import CaptionsClip, load_spec
+from framefleet.compositor.prepare import caption_files, media_sources, sources
+from framefleet.compositor.spec import load_spec
 from framefleet.config import Settings
-from framefleet.errors import BadInput, BadMedia, FetchError, Problem, SpecError
+from framefleet.errors import BadMedia, FetchError, Problem, SpecError
 
 
 def validate_local(raw: Any, *, settings: Settings, base_dir: Path) -> dict[str, Any]:
@@ -43,15 +42,11 @@ def validate_local(raw: Any, *, settings: Settings, base_dir: Path) -> dict[str,
     summary: dict[str, Any] = {"valid": True, "width": canvas.width, "height": canvas.height,
                                "fps": float(canvas.fps), "format": spec.output.format}
     if len(files) == len(sources(spec)):  # every source is local: the whole timeline can be planned
-        phrases = {}
-        for path, clip in spec.clips():
-            if isinstance(clip, CaptionsClip) and clip.src:
-                try:
-                    phrases[path] = cap.load_file(files[clip.src])
-                except BadInput as exc:
-                    problems.append(Problem(f"{path}.src", exc.message))
+        phrases = caption_files(spec, files, limits=settings.limits)
+        timeline = plan.build_plan(spec, media=media, files=files, phrases=phrases, limits=settings.limits)
+        # pictures measured with the fonts and caption files they will be drawn with, none drawn
+        problems += measure.plan_problems(timeline, fonts=files, limits=settings.limits)
         if problems:
             raise SpecError(problems)
-        timeline = plan.build_plan(spec, media=media, files=files, phrases=phrases, limits=settings.limits)
         summary["duration"] = round(timeline.duration, 6)
     return summary
