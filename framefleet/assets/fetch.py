@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from framefleet import leftovers
@@ -26,6 +26,7 @@ from framefleet.assets.cache import CacheDir
 from framefleet.assets.netguard import open_connection
 from framefleet.config import Settings
 from framefleet.errors import Canceled, FetchError, TransientFetchError
+from framefleet.flags import Flag
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +34,6 @@ _REDIRECTS = {301, 302, 303, 307, 308}
 _MAX_REDIRECTS = 5
 _CHUNK = 1 << 20
 _TICK = 0.2  # how often the watchdog looks at the cancel flag and the deadline
-
-
-class Stop(Protocol):
-    """What cancels a download: a ``threading.Event`` or anything that can say it is set."""
-
-    def is_set(self) -> bool: ...
 
 
 class _Watchdog:
@@ -49,7 +44,7 @@ class _Watchdog:
     returns at once, and the download loop asks :meth:`raise_if_tripped` why.
     """
 
-    def __init__(self, deadline: float, seconds: float, cancel: Stop | None) -> None:
+    def __init__(self, deadline: float, seconds: float, cancel: Flag | None) -> None:
         self.deadline, self.seconds, self.cancel = deadline, seconds, cancel
         self.sock: socket.socket | None = None
         self.reason: str | None = None
@@ -92,7 +87,7 @@ class Fetcher:
 
     def __init__(self, settings: Settings, *, base_dir: Path | None = None, local_root: Path | None = None,
                  allow_local: bool = True, s3_client: Any = None, tenant: str | None = None,
-                 confined: bool = False, cancel: Stop | None = None) -> None:
+                 confined: bool = False, cancel: Flag | None = None) -> None:
         self.settings = settings
         self.base_dir = (base_dir or Path.cwd()).resolve()
         self.local_root = local_root

@@ -18,9 +18,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from framefleet.errors import BadMedia, Canceled, FFmpegError, Timeout
+from framefleet.flags import Flag
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +43,6 @@ def _prctl() -> Callable[..., int] | None:
 
 
 _PRCTL = _prctl() if sys.platform == "linux" else None
-
-
-class Flag(Protocol):
-    """What stops a run: a ``threading.Event``, or anything else that can say it is set."""
-
-    def is_set(self) -> bool: ...
 
 
 def _die_with_parent() -> None:

@@ -15,12 +15,12 @@ from framefleet.assets.fetch import Fetcher
 from framefleet.compositor import captions as cap
 from framefleet.compositor import encoders, plan, probe, raster
 from framefleet.compositor.encoders import Encoding
-from framefleet.compositor.ffmpeg import Flag
 from framefleet.compositor.probe import MediaInfo
 from framefleet.compositor.spec import AudioClip, CaptionsClip, ImageClip, RenderSpec, TextClip, VideoClip
 from framefleet.compositor.text import is_font_file
 from framefleet.config import Limits, Settings
 from framefleet.errors import BadInput, BadMedia, Canceled, FetchError, Problem, SpecError
+from framefleet.flags import Flag
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from framefleet import leftovers
 from framefleet.assets.cache import CacheDir
 from framefleet.compositor import ffmpeg, formats
 from framefleet.errors import BadMedia
+from framefleet.flags import Flag
 
 _IMAGE_CODECS = {"png", "mjpeg", "webp", "bmp", "tiff", "gif", "jpegls"}
 
@@ -105,7 +106,7 @@ def parse_probe(data: dict[str, object], *, name: str) -> MediaInfo:
 
 
 def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 60,
-          cache_dir: Path | None = None, cache_entries: int = 100_000, cancel: ffmpeg.Flag | None = None) -> MediaInfo:
+          cache_dir: Path | None = None, cache_entries: int = 100_000, cancel: Flag | None = None) -> MediaInfo:
     """Probe one file. ``name`` is how the customer knows it (their ``src``), never our local path.
 
     With ``cache_dir``, results are kept per (file, size, modification time): templates re-rendered with
@@ -146,7 +147,7 @@ def _cache_entry(path: Path, cache_dir: Path) -> Path | None:
 
 
 def _run_ffprobe(path: Path, *, name: str, ffprobe: str, timeout: float,
-                 cancel: ffmpeg.Flag | None = None) -> MediaInfo:
+                 cancel: Flag | None = None) -> MediaInfo:
     with _plain_name(path) as plain:
         cmd = [ffprobe, "-v", "error", "-protocol_whitelist", formats.PROTOCOLS,
                "-format_whitelist", ",".join(sorted(formats.DEMUXERS)),

@@ -28,6 +28,7 @@ from framefleet.compositor.plan import Plan, Span
 from framefleet.compositor.prepare import Timeline, fetch_all, prepare
 from framefleet.compositor.spec import RenderSpec
 from framefleet.config import Settings
+from framefleet.flags import Flag
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class Runner:
     progress over all of them as one fraction."""
 
     def __init__(self, settings: Settings, timeline: Timeline, *, report: Callable[[float], None] | None = None,
-                 cancel: ffmpeg.Flag | None = None, timeout: float | None = None, name: str = "graph") -> None:
+                 cancel: Flag | None = None, timeout: float | None = None, name: str = "graph") -> None:
         self.settings, self.timeline = settings, timeline
         self.report = report or (lambda fraction: None)
         self.cancel = cancel
@@ -168,7 +169,7 @@ class Beside:
     leaves idle instead of the picture ffmpeg's one filtering thread. It stops when the render is
     canceled or the pictures fail (:meth:`stop`), and :meth:`result` re-raises whatever it raised."""
 
-    def __init__(self, timeline: Timeline, settings: Settings, *, cancel: ffmpeg.Flag | None,
+    def __init__(self, timeline: Timeline, settings: Settings, *, cancel: Flag | None,
                  timeout: float | None) -> None:
         self.halt = threading.Event()
         self.cancel = cancel

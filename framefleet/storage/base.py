@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from framefleet.config import Settings
 from framefleet.errors import BadInput
+from framefleet.flags import Flag
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,9 @@ class Storage(ABC):
     """Put local files under keys; read them back for ``job:<id>`` sources."""
 
     @abstractmethod
-    def put(self, path: Path, key: str, *, content_type: str) -> Stored:
-        """Upload (or copy) ``path`` to ``key``, replacing what was there."""
+    def put(self, path: Path, key: str, *, content_type: str, cancel: Flag | None = None) -> Stored:
+        """Upload (or copy) ``path`` to ``key``, replacing what was there; raises :class:`Canceled` (and
+        stores nothing) when ``cancel`` is set before the last byte is sent."""
 
     @abstractmethod
     def get(self, key: str, target: Path) -> Path:

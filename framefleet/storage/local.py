@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 
 from framefleet import leftovers
-from framefleet.errors import FetchError, StorageError, StorageRefused
+from framefleet.errors import Canceled, FetchError, StorageError, StorageRefused
+from framefleet.flags import Flag
 from framefleet.storage.base import Storage, Stored
 
 INCOMING = ".incoming"
@@ -44,7 +45,7 @@ class LocalStorage(Storage):
             raise StorageRefused("invalid storage key", detail=repr(key))
         return path
 
-    def put(self, path: Path, key: str, *, content_type: str) -> Stored:
+    def put(self, path: Path, key: str, *, content_type: str, cancel: Flag | None = None) -> Stored:
         target = self._path(key)
         tmp: Path | None = None
         try:
@@ -52,13 +53,18 @@ class LocalStorage(Storage):
             fd, tmp = leftovers.part_file(self.root / INCOMING)
             try:
                 with open(path, "rb") as source, os.fdopen(fd, "wb", closefd=False) as sink:
-                    shutil.copyfileobj(source, sink, 1 << 20)
+                    while block := source.read(1 << 20):
+                        if cancel is not None and cancel.is_set():
+                            raise Canceled("the job was canceled")
+                        sink.write(block)
                 os.replace(tmp, target)  # readers never see half a file
             finally:
                 os.close(fd)
-        except OSError as exc:
+        except (OSError, Canceled) as exc:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
+            if isinstance(exc, Canceled):
+                raise
             raise _failed("result could not be stored", exc) from None
         return Stored(key, self.url(key), target.stat().st_size, content_type)
 

@@ -7,9 +7,10 @@ for ``FRAMEFLEET_URL_TTL`` seconds. Credentials come from boto3's usual chain.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from framefleet.errors import FetchError, StorageError, StorageRefused
+from framefleet.errors import Canceled, FetchError, StorageError, StorageRefused
+from framefleet.flags import Flag
 from framefleet.storage.base import Storage, Stored
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -44,6 +45,33 @@ def _failed(message: str, exc: BaseException) -> StorageError:
     return StorageError(message, detail=str(exc))
 
 
+class _Canceling:
+    """A file the transfer reads through, which stops reading once the job is canceled.
+
+    Raising from a read ends the transfer (a multipart upload is aborted, so nothing half-made is
+    stored), and the file stays ours to close; a progress callback that raises would leave it open."""
+
+    def __init__(self, raw: BinaryIO, cancel: Flag | None) -> None:
+        self.raw, self.cancel = raw, cancel
+
+    def read(self, size: int = -1) -> bytes:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Canceled("the job was canceled")
+        return self.raw.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        """The transfer closes what it reads; the file itself is closed by whoever opened it."""
+
+
 class S3Storage(Storage):
     def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None, url_ttl: int = 86400,
                  client: Any = None) -> None:
@@ -67,15 +95,16 @@ class S3Storage(Storage):
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def put(self, path: Path, key: str, *, content_type: str) -> Stored:
+    def put(self, path: Path, key: str, *, content_type: str, cancel: Flag | None = None) -> Stored:
         from boto3.exceptions import S3UploadFailedError
         from boto3.s3.transfer import TransferConfig
         from botocore.exceptions import BotoCoreError, ClientError
 
         config = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD)
         try:
-            self.client.upload_file(str(path), self.bucket, self._key(key),
-                                    ExtraArgs={"ContentType": content_type}, Config=config)
+            with path.open("rb") as raw:
+                self.client.upload_fileobj(_Canceling(raw, cancel), self.bucket, self._key(key),
+                                           ExtraArgs={"ContentType": content_type}, Config=config)
         except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
             raise _failed("result could not be uploaded", exc) from None
         return Stored(key, self.url(key), path.stat().st_size, content_type)

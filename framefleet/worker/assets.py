@@ -13,14 +13,15 @@ from pathlib import Path
 
 from framefleet import leftovers
 from framefleet.assets.cache import CacheDir
-from framefleet.assets.fetch import Fetcher, Stop
+from framefleet.assets.fetch import Fetcher
 from framefleet.errors import FetchError
+from framefleet.flags import Flag
 from framefleet.queue.jobs import Job
 from framefleet.worker.runtime import Runtime
 
 
 class JobFetcher(Fetcher):
-    def __init__(self, rt: Runtime, job: Job, *, cancel: Stop | None = None) -> None:
+    def __init__(self, rt: Runtime, job: Job, *, cancel: Flag | None = None) -> None:
         root = rt.settings.local_root
         super().__init__(rt.settings, base_dir=root or Path("/nonexistent"), local_root=root,
                          allow_local=root is not None, tenant=job.tenant, confined=True, cancel=cancel)

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from framefleet import logs
-from framefleet.assets.fetch import Stop
 from framefleet.compositor import segments
 from framefleet.compositor.encoders import SEGMENTABLE
 from framefleet.compositor.plan import Span
@@ -46,6 +45,7 @@ from framefleet.compositor.render import (
 )
 from framefleet.compositor.spec import RenderSpec, load_spec
 from framefleet.errors import Canceled, FramefleetError, HandedBack
+from framefleet.flags import Flag
 from framefleet.metrics import definitions as m
 from framefleet.queue.jobs import Job
 from framefleet.worker.assets import JobFetcher
@@ -71,7 +71,7 @@ def policy(rt: Runtime) -> segments.Policy:
     return segments.Policy(max_inputs=rt.settings.segment_inputs, max_seconds=rt.settings.segment_seconds)
 
 
-def plan_chunks(rt: Runtime, job: Job, spec: RenderSpec, *, cancel: Stop | None = None) -> list[list[Span]] | None:
+def plan_chunks(rt: Runtime, job: Job, spec: RenderSpec, *, cancel: Flag | None = None) -> list[list[Span]] | None:
     """The chunks this render job should be split into, or None to render it in one place."""
     requested: Any = job.payload.get("chunks") or spec.output.chunks
     if requested == 1 or spec.output.format not in SEGMENTABLE:
@@ -146,7 +146,7 @@ def _finished(rt: Runtime, job_id: str, index: int) -> Job | None:
     return rt.store.modify(job_id, change)
 
 
-def _timeline(rt: Runtime, job: Job, work: Path, *, cancel: Stop, pictures: bool = True,
+def _timeline(rt: Runtime, job: Job, work: Path, *, cancel: Flag, pictures: bool = True,
               window: Span | None = None) -> Timeline:
     spec = load_spec(job.payload.get("spec"), limits=rt.settings.limits)
     files = fetch_all(spec, JobFetcher(rt, job, cancel=cancel))
@@ -198,7 +198,7 @@ def run_chunk(rt: Runtime, job_id: str, index: int, *, last_try: bool = True,
                 piece = pieces[0] if len(pieces) == 1 else concat_pictures(pieces, work / "chunk.mp4", runner)
                 if thumb is not None:
                     rt.storage.put(thumb, f"{chunk_prefix(job)}/thumbnail.jpg", content_type="image/jpeg")
-                rt.storage.put(piece.file, key, content_type="video/mp4")
+                rt.storage.put(piece.file, key, content_type="video/mp4", cancel=watch.stop)
         except BaseException as exc:
             m.CHUNKS.labels("canceled" if isinstance(exc, Canceled) else "failed").inc()
             _ended(rt, job_id, watch, exc, last_try=last_try)
@@ -248,7 +248,7 @@ def run_join(rt: Runtime, job_id: str, *, last_try: bool = True, time_limit: flo
                 result = _result(rt, job, timeline, output, started)
                 watch.progress("upload", 0.0)
                 uploading = time.monotonic()
-                stored = upload(rt.storage, job, result)
+                stored = upload(rt.storage, job, result, cancel=watch.stop)
                 record(result, upload_seconds=time.monotonic() - uploading)
             settle(rt, job_id, "completed", result=stored, output_seconds=result.duration, stage="upload")
         except BaseException as exc:

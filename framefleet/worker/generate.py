@@ -49,7 +49,8 @@ def run_generation(rt: Runtime, job_id: str, *, last_try: bool = True) -> None:
         path, content_type = make(rt, job, work)
         watch.progress("upload", 0.0)
         suffix = path.suffix or mimetypes.guess_extension(content_type) or ""
-        stored = rt.storage.put(path, f"{job.tenant}/{job.id}/output{suffix}", content_type=content_type)
+        stored = rt.storage.put(path, f"{job.tenant}/{job.id}/output{suffix}", content_type=content_type,
+                                cancel=watch.stop)
         return {"url": stored.url, "thumbnail_url": None, "content_type": content_type,
                 "size_bytes": stored.size_bytes, "key": stored.key}, 0.0
 

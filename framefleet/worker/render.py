@@ -30,7 +30,7 @@ def run_render(rt: Runtime, job_id: str, *, last_try: bool = True, time_limit: f
                         timeout=time_limit)
         watch.progress("upload", 0.0)
         started = time.monotonic()
-        stored = upload(rt.storage, job, result)
+        stored = upload(rt.storage, job, result, cancel=watch.stop)
         record(result, upload_seconds=time.monotonic() - started)
         return stored, result.duration
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from framefleet.compositor.render import RenderResult
+from framefleet.flags import Flag
 from framefleet.metrics import definitions as m
 from framefleet.queue.jobs import Job
 from framefleet.storage import Storage
 
 
-def upload(storage: Storage, job: Job, result: RenderResult) -> dict[str, Any]:
+def upload(storage: Storage, job: Job, result: RenderResult, *, cancel: Flag | None = None) -> dict[str, Any]:
     """Store the output (and thumbnail, captions) under keys derived from the job id: a re-run overwrites."""
     base = f"{job.tenant}/{job.id}"
-    main = storage.put(result.path, f"{base}/output{result.path.suffix}", content_type=result.content_type)
+    main = storage.put(result.path, f"{base}/output{result.path.suffix}", content_type=result.content_type,
+                       cancel=cancel)
     out: dict[str, Any] = {
         "url": main.url, "thumbnail_url": None, "content_type": main.content_type, "size_bytes": main.size_bytes,
         "duration": round(result.duration, 6), "width": result.width, "height": result.height, "key": main.key,

@@ -89,3 +89,35 @@ def test_s3_refusals_are_permanent_and_outages_transient(tmp_path: Path, s3_endp
     with pytest.raises(StorageError) as outage:
         down.put(source, "acme/j1/output.mp4", content_type="video/mp4")
     assert outage.value.transient
+
+
+class SetAfter:
+    """A cancel flag that is raised part-way through a transfer (after ``calls`` looks at it)."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls, self.seen = calls, 0
+
+    def is_set(self) -> bool:
+        self.seen += 1
+        return self.seen > self.calls
+
+
+@pytest.mark.parametrize("where", ["s3", "local"])
+def test_a_cancel_mid_upload_stores_nothing(where: str, tmp_path: Path, s3_endpoint: str, bucket: str) -> None:
+    from framefleet.errors import Canceled
+
+    url = f"s3://{bucket}/out" if where == "s3" else f"file://{tmp_path}/results"
+    storage = open_storage(Settings.from_env({"FRAMEFLEET_STORAGE_URL": url,
+                                              "FRAMEFLEET_S3_ENDPOINT_URL": s3_endpoint}))
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * (40 * 1024 * 1024))  # three parts of a multipart upload
+    flag = SetAfter(1)
+    with pytest.raises(Canceled):
+        storage.put(big, "acme/job1/output.mp4", content_type="video/mp4", cancel=flag)
+    assert flag.seen > 1  # it stopped because of the flag, part-way
+    assert not storage.exists("acme/job1/output.mp4")
+    if where == "s3":
+        s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+        assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")  # the parts were given up
+    else:
+        assert [p for p in (tmp_path / "results").rglob("*") if p.is_file()] == []

@@ -1,0 +1,15 @@
+"""The one shape of "stop now" that every layer obeys: downloads, ffprobe, ffmpeg, drawing, uploads.
+
+A ``threading.Event`` fits, and so does anything else that can say it is set; the worker's watch sets one
+when a job is canceled or the worker is handing its work back.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Flag(Protocol):
+    """Set when the work should stop; polled, so a check costs one attribute read."""
+
+    def is_set(self) -> bool: ...
