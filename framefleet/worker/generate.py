@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from framefleet.errors import BadInput, ProviderError
+from framefleet.flags import Flag
 from framefleet.queue.jobs import Job
 from framefleet.worker.assets import JobFetcher
 from framefleet.worker.lifecycle import Watch, run_job
 from framefleet.worker.runtime import Runtime
 
-#: A provider gets the runtime, the job and a work folder; returns the file to store and its type.
-Provider = Callable[[Runtime, Job, Path], tuple[Path, str]]
+#: A provider gets the runtime, the job, a work folder and the job's cancel flag (which it must obey
+#: within a couple of seconds); returns the file to store and its type.
+Provider = Callable[[Runtime, Job, Path, Flag], tuple[Path, str]]
 PROVIDERS: dict[str, Provider] = {}
 
 
@@ -31,11 +33,11 @@ def provider(kind: str) -> Callable[[Provider], Provider]:
 
 
 @provider("media")
-def fetch_media(rt: Runtime, job: Job, work: Path) -> tuple[Path, str]:
+def fetch_media(rt: Runtime, job: Job, work: Path, cancel: Flag) -> tuple[Path, str]:
     src = job.payload.get("src")
     if not isinstance(src, str) or not src:
         raise BadInput("a media job needs a 'src' URL")
-    path = JobFetcher(rt, job).fetch(src)
+    path = JobFetcher(rt, job, cancel=cancel).fetch(src)
     kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return path, kind
 
@@ -46,7 +48,7 @@ def run_generation(rt: Runtime, job_id: str, *, last_try: bool = True) -> None:
         if make is None:
             raise ProviderError(f"no provider configured for {job.type}")
         watch.progress("fetch", 0.0)
-        path, content_type = make(rt, job, work)
+        path, content_type = make(rt, job, work, watch.stop)
         watch.progress("upload", 0.0)
         suffix = path.suffix or mimetypes.guess_extension(content_type) or ""
         stored = rt.storage.put(path, f"{job.tenant}/{job.id}/output{suffix}", content_type=content_type,
