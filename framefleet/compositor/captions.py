@@ -303,8 +303,12 @@ def _stamp(seconds: float) -> str:
 
 
 def webvtt(cues: Iterable[tuple[float, float, str]]) -> str:
-    """A WebVTT document for ``(start, end, text)`` cues in output time."""
+    """A WebVTT document for ``(start, end, text)`` cues in output time.
+
+    Cue text is one line with ``&``, ``<`` and ``>`` escaped: a word can neither end its cue nor
+    start one (``-->``), nor open a tag in the player."""
     lines = ["WEBVTT", ""]
     for n, (start, end, text) in enumerate(sorted(cues), start=1):
-        lines += [str(n), f"{_stamp(start)} --> {_stamp(end)}", text, ""]
+        body = clean_word(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        lines += [str(n), f"{_stamp(start)} --> {_stamp(end)}", body, ""]
     return "\n".join(lines)

@@ -57,3 +57,27 @@ def test_webvtt_output() -> None:
     text = cap.webvtt([(1.5, 2.25, "Hello"), (0.0, 1.0, "First")])
     assert text.startswith("WEBVTT\n\n1\n00:00:00.000 --> 00:00:01.000\nFirst\n")
     assert "00:00:01.500 --> 00:00:02.250\nHello" in text
+
+
+def test_every_cue_form_accepted_before_still_parses_and_a_malformed_time_is_refused(tmp_path: Path) -> None:
+    vtt = tmp_path / "forms.vtt"
+    vtt.write_bytes(
+        "\ufeffWEBVTT\r\n\r\nNOTE a comment\r\n\r\nSTYLE\r\n::cue { color: red }\r\n\r\n"
+        "intro\r\n01:02.5-->01:03.25 line:0 align:start\r\n<c.yellow>Hi</c> {\\an8}there <> x\r\n\r\n"
+        "123:00:00.000 --> 123:00:01.000\r\nlate -->\r\n".encode()
+    )
+    phrases = cap.load_file(vtt)
+    assert [[w.text for w in p] for p in phrases] == [["Hi", "there", "<>", "x"], ["late", "-->"]]
+    assert phrases[0][0].start == pytest.approx(62.5) and phrases[0][-1].end == pytest.approx(63.25)
+    assert phrases[1][0].start == 123 * 3600
+    srt = tmp_path / "bad.srt"
+    srt.write_text("1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:03 --> 00:00:04,000\nno fraction\n")
+    with pytest.raises(BadInput, match="line 6: malformed time '00:00:03'"):
+        cap.load_file(srt)
+
+
+def test_webvtt_output_keeps_each_cue_on_one_line_and_escapes_markup() -> None:
+    text = cap.webvtt([(0.0, 1.0, "a\n\n00:00:05.000 --> 00:01:00.000\n<b>x</b> & y")])
+    assert text.count("-->") == 1
+    assert text.endswith("00:00:00.000 --> 00:00:01.000\n"
+                         "a 00:00:05.000 --&gt; 00:01:00.000 &lt;b&gt;x&lt;/b&gt; &amp; y\n")
