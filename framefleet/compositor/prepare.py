@@ -142,7 +142,7 @@ def prepare(spec: RenderSpec, workdir: Path, *, settings: Settings, files: Mappi
                                ffmpeg=settings.ffmpeg)
     _check(cancel)
     prepared = raster.prepare(timeline, workdir, fonts=files, pictures=pictures, window=window,
-                              limits=settings.limits)
+                              limits=settings.limits, cancel=cancel)
     _check(cancel)
     return Timeline(spec, timeline, encoding, files, prepared, workdir)
 

@@ -22,7 +22,8 @@ from framefleet.compositor.plan import Plan, Span, VisualItem
 from framefleet.compositor.spec import CaptionsClip, ColorClip, TextClip
 from framefleet.compositor.text import blank, draw_runs, layout_runs, pad_to, rgba, text_image
 from framefleet.config import Limits
-from framefleet.errors import SpecError
+from framefleet.errors import Canceled, SpecError
+from framefleet.flags import Flag
 
 
 @dataclass
@@ -47,7 +48,8 @@ def _text(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[str, P
 
 
 def _captions(item: VisualItem, plan: Plan, workdir: Path, fonts: Mapping[str, Path], prepared: Prepared, *,
-              limits: Limits, pictures: bool = True, window: Span | None = None) -> Still | None:
+              limits: Limits, pictures: bool = True, window: Span | None = None,
+              cancel: Flag | None = None) -> Still | None:
     clip = item.clip
     assert isinstance(clip, CaptionsClip)
     canvas = plan.canvas
@@ -66,7 +68,10 @@ def _captions(item: VisualItem, plan: Plan, workdir: Path, fonts: Mapping[str, P
     shown = measure.item_states(item, plan)
     # Every state shares one picture size (one stream, one overlay), measured before anything is drawn;
     # then each picture is drawn, written and dropped, so memory holds one picture, not thousands.
-    layouts = [layout_runs([measure.state_runs(state, clip, canvas, font)], look) for _, _, state in shown]
+    layouts = []
+    for _, _, state in shown:
+        _check(cancel)  # thousands of states take seconds: a cancel must not wait for all of them
+        layouts.append(layout_runs([measure.state_runs(state, clip, canvas, font)], look))
     width, height = measure.caption_box(layouts)
     del layouts
     empty = workdir / f"cap-{_slug(item.path)}-blank.tga"
@@ -74,6 +79,7 @@ def _captions(item: VisualItem, plan: Plan, workdir: Path, fonts: Mapping[str, P
     entries: list[tuple[Path, int]] = []
     cursor = 0
     for n, (first, last, state) in enumerate(shown):
+        _check(cancel)
         if first > cursor:
             entries.append((empty, first - cursor))
         file = empty
@@ -153,12 +159,17 @@ def _gradient(item: VisualItem, canvas: Canvas, workdir: Path, limits: Limits) -
     return Still(file, box.width, box.height)
 
 
+def _check(cancel: Flag | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Canceled("the job was canceled")
+
+
 def _slug(path: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in path).strip("_")
 
 
 def prepare(plan: Plan, workdir: Path, *, fonts: Mapping[str, Path] | None = None, pictures: bool = True,
-            window: Span | None = None, limits: Limits | None = None) -> Prepared:
+            window: Span | None = None, limits: Limits | None = None, cancel: Flag | None = None) -> Prepared:
     """Draw every still; ``fonts`` maps font files named in the spec to their fetched local copies.
 
     Without ``pictures`` only the caption cues (for the ``.vtt`` sidecar) are worked out; with a
@@ -174,10 +185,11 @@ def prepare(plan: Plan, workdir: Path, *, fonts: Mapping[str, Path] | None = Non
             raise SpecError(problems)
     prepared = Prepared()
     for item in plan.visuals:
+        _check(cancel)
         clip = item.clip
         if isinstance(clip, CaptionsClip):
             still = _captions(item, plan, workdir, fonts, prepared, limits=limits, pictures=pictures,
-                              window=window)
+                              window=window, cancel=cancel)
             if still is not None:
                 prepared.stills[item.path] = still
         elif not pictures or (window is not None and (item.span.end <= window.start

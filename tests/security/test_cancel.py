@@ -1,0 +1,48 @@
+"""A cancel is obeyed inside every long step of preparation, not only between steps.
+
+The fleet-level tests (cancel while downloading, while probing, while ffmpeg renders, while uploading)
+live beside the parts they exercise; this one covers drawing thousands of caption pictures in Python.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from framefleet.compositor.prepare import prepare
+from framefleet.compositor.spec import load_spec
+from framefleet.config import Settings
+from framefleet.errors import Canceled
+
+
+class SetAfter:
+    """A cancel flag raised after it has been looked at ``calls`` times: a cancel mid-way, reproducibly."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls, self.seen = calls, 0
+
+    def is_set(self) -> bool:
+        self.seen += 1
+        return self.seen > self.calls
+
+
+def test_a_cancel_stops_caption_drawing_part_way(tmp_path: Path) -> None:
+    words = [{"text": f"word{i}", "start": i * 0.2, "end": i * 0.2 + 0.2} for i in range(1500)]
+    spec = load_spec({"output": {"width": 320, "height": 240, "fps": 10},
+                      "tracks": [{"clips": [{"type": "captions", "words": words, "style": "bold-pop"}]},
+                                 {"clips": [{"type": "color", "color": "#203040", "length": 300}]}]})
+    settings = Settings.from_env({"FRAMEFLEET_CACHE_DIR": str(tmp_path / "cache")})
+    drawn = tmp_path / "whole"
+    drawn.mkdir()
+    whole = prepare(spec, drawn, settings=settings, files={}).prepared
+    pictures = len(list(drawn.glob("cap-*.tga")))
+    assert pictures > 1000 and whole.stills  # one picture per spoken word: seconds of work
+
+    work = tmp_path / "canceled"
+    work.mkdir()
+    flag = SetAfter(pictures + 300)  # every state is measured first, then drawn: trips while drawing
+    with pytest.raises(Canceled):
+        prepare(spec, work, settings=settings, files={}, cancel=flag)
+    drawn_before_cancel = len(list(work.glob("cap-*.tga")))
+    assert 100 < drawn_before_cancel < pictures - 500, drawn_before_cancel  # it stopped mid-way
