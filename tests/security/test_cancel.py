@@ -14,17 +14,7 @@ from framefleet.compositor.prepare import prepare
 from framefleet.compositor.spec import load_spec
 from framefleet.config import Settings
 from framefleet.errors import Canceled
-
-
-class SetAfter:
-    """A cancel flag raised after it has been looked at ``calls`` times: a cancel mid-way, reproducibly."""
-
-    def __init__(self, calls: int) -> None:
-        self.calls, self.seen = calls, 0
-
-    def is_set(self) -> bool:
-        self.seen += 1
-        return self.seen > self.calls
+from tests.flagtools import SetAfter
 
 
 def test_a_cancel_stops_caption_drawing_part_way(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from botocore.config import Config
 from framefleet.config import Settings
 from framefleet.errors import FetchError
 from framefleet.storage import open_storage
+from tests.flagtools import SetAfter
 
 
 def test_s3_put_presign_get_and_overwrite(tmp_path: Path, s3_endpoint: str, bucket: str) -> None:
@@ -89,17 +90,6 @@ def test_s3_refusals_are_permanent_and_outages_transient(tmp_path: Path, s3_endp
     with pytest.raises(StorageError) as outage:
         down.put(source, "acme/j1/output.mp4", content_type="video/mp4")
     assert outage.value.transient
-
-
-class SetAfter:
-    """A cancel flag that is raised part-way through a transfer (after ``calls`` looks at it)."""
-
-    def __init__(self, calls: int) -> None:
-        self.calls, self.seen = calls, 0
-
-    def is_set(self) -> bool:
-        self.seen += 1
-        return self.seen > self.calls
 
 
 @pytest.mark.parametrize("where", ["s3", "local"])
