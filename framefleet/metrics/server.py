@@ -73,12 +73,13 @@ class Readiness:
             return ok, report
 
 
-def readiness(broker_ping: Callable[[], None], storage_check: Callable[[], None], ffmpeg: str) -> Readiness:
+def readiness(broker_ping: Callable[[], None], storage_check: Callable[[], None], ffmpeg: str,
+              extra: dict[str, Callable[[], None]] | None = None) -> Readiness:
     def ffmpeg_present() -> None:
         if shutil.which(ffmpeg) is None:
             raise FileNotFoundError(ffmpeg)
 
-    return Readiness({"broker": broker_ping, "ffmpeg": ffmpeg_present, "storage": storage_check})
+    return Readiness({"broker": broker_ping, "ffmpeg": ffmpeg_present, "storage": storage_check, **(extra or {})})
 
 
 def serve(port: int, *, ready: Readiness, collectors: list[Collector], host: str = "0.0.0.0"

@@ -9,11 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from framefleet.queue.broker import QUEUES, make_broker
 from framefleet.queue.jobs import JobStore
 from framefleet.storage import Storage, open_storage
 from framefleet.worker.runtime import Runtime
+from framefleet.worker.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +136,11 @@ def _broker_ping(broker: dramatiq.Broker, rt: Runtime) -> Any:
     return ping
 
 
-def _serve_metrics(settings: Settings, broker: dramatiq.Broker, rt: Runtime, queues: Sequence[str]) -> Any:
+def _serve_metrics(settings: Settings, broker: dramatiq.Broker, rt: Runtime, queues: Sequence[str],
+                   extra: dict[str, Callable[[], None]] | None = None) -> Any:
     from framefleet.metrics.server import QueueDepth, queue_depth, readiness, serve
 
-    ready = readiness(_broker_ping(broker, rt), rt.storage.check, settings.ffmpeg)
+    ready = readiness(_broker_ping(broker, rt), rt.storage.check, settings.ffmpeg, extra)
     try:
         return serve(settings.metrics_port, ready=ready,
                      collectors=[QueueDepth(queue_depth(broker), list(QUEUES))])
@@ -198,7 +199,8 @@ def run_one(settings: Settings, *, queues: Sequence[str], threads: int, serve_me
 
 
 def run(settings: Settings, *, queues: Sequence[str], processes: int, threads: int, child: bool = False) -> int:
-    """``--processes 1`` runs here; more start that many children and relay signals to them.
+    """``--processes 1`` runs here; more start that many children, keep that many running (a child that
+    dies is replaced: :mod:`framefleet.worker.supervisor`) and relay signals to them.
 
     The first process of a pod owns the metrics: it wipes the shared metrics folder and serves the one
     exposition endpoint; children only write samples into the folder.
@@ -212,22 +214,19 @@ def run(settings: Settings, *, queues: Sequence[str], processes: int, threads: i
     sweep_leftovers(settings, open_storage(settings))
     if processes <= 1:
         return run_one(settings, queues=queues, threads=threads)
-    rt, broker, _ = build_runtime(settings)
-    server = _serve_metrics(settings, broker, rt, queues)
     args = [sys.executable, "-m", "framefleet", "worker", "--child", "--threads", str(threads),
             "--queues", *queues]
-    children: list[subprocess.Popen[Any]] = [subprocess.Popen(args) for _ in range(processes)]
+    supervisor = Supervisor(args, processes, on_exit=mark_dead)
+    rt, broker, _ = build_runtime(settings)
+    server = _serve_metrics(settings, broker, rt, queues, extra={"processes": supervisor.check})
 
     def relay(signum: int, _frame: Any) -> None:
-        for proc in children:
-            if proc.poll() is None:
-                proc.send_signal(signum)
+        supervisor.stop()
+        supervisor.signal(signum)
 
     signal.signal(signal.SIGTERM, relay)
     signal.signal(signal.SIGINT, relay)
-    codes = []
-    for proc in children:
-        codes.append(proc.wait())
-        mark_dead(proc.pid)
-    server.shutdown()
-    return max(codes)
+    try:
+        return supervisor.run()
+    finally:
+        server.shutdown()

@@ -75,7 +75,8 @@ def test_metrics_health_and_prometheus(fleet_env: dict[str, str], workers: list[
     base = f"http://127.0.0.1:{worker.metrics_port}"
     assert get(f"{base}/healthz")[0] == 200
     status, body = get(f"{base}/readyz")
-    assert status == 200 and json.loads(body)["checks"] == {"broker": "ok", "ffmpeg": "ok", "storage": "ok"}
+    assert status == 200 and json.loads(body)["checks"] == {"broker": "ok", "ffmpeg": "ok", "storage": "ok",
+                                                            "processes": "ok"}
 
     spec = {"output": {"width": 320, "height": 240},
             "tracks": [{"clips": [{"type": "video", "src": str(media / "red.mp4"), "length": 1}]}]}
