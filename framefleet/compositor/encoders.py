@@ -19,7 +19,11 @@ NVENC_PRESETS = {"draft": ("p2", 28), "standard": ("p4", 23), "high": ("p6", 19)
 VP9_CRF = {"draft": 40, "standard": 33, "high": 28}
 #: The NVIDIA driver's control device; containers given a GPU have it (and WSL has the dxg bridge).
 _NVIDIA_DEVICES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")
-CONTENT_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "gif": "image/gif", "mp3": "audio/mpeg"}
+CONTENT_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "gif": "image/gif", "mp3": "audio/mpeg",
+                 "jpg": "image/jpeg", "png": "image/png"}
+#: ffmpeg's muxer for a format, where its name is not the format's: one picture, written as it is
+#: (``update`` keeps a ``%d`` in the file's name from being read as a frame-number pattern).
+MUXERS = {"jpg": "image2", "png": "image2"}
 #: Output options that belong to the sound, and to the file rather than either stream.
 AUDIO_OPTIONS = frozenset({"b:a", "ar", "ac"})
 CONTAINER_OPTIONS = frozenset({"movflags", "loop"})
@@ -40,6 +44,16 @@ class Encoding:
     def label(self) -> str:
         """The ``encoder`` metric label."""
         return self.video_codec or self.audio_codec or "none"
+
+    @property
+    def muxer(self) -> str:
+        """The ``-f`` ffmpeg writes the output with."""
+        return MUXERS.get(self.format, self.format)
+
+    @property
+    def still(self) -> bool:
+        """Whether the output is one picture (``jpg``, ``png``) rather than a timeline."""
+        return self.format in MUXERS
 
     @property
     def content_type(self) -> str:
@@ -94,6 +108,10 @@ def choose(fmt: str, quality: str, requested: str, fps: float, *, ffmpeg: str = 
         return Encoding("mp3", None, "libmp3lame", {"b:a": "192k", "ar": 48000, "ac": 2})
     if fmt == "gif":
         return Encoding("gif", "gif", None, {"loop": 0})
+    if fmt == "jpg":  # full-range 4:2:0, what cameras and browsers expect of a JPEG
+        return Encoding("jpg", "mjpeg", None, {"frames:v": 1, "update": 1, "q:v": 2, "pix_fmt": "yuvj420p"})
+    if fmt == "png":
+        return Encoding("png", "png", None, {"frames:v": 1, "update": 1, "pix_fmt": "rgb24"})
     if fmt == "webm":
         return Encoding("webm", "libvpx-vp9", "libopus", {
             "b:v": 0, "crf": VP9_CRF[quality], "deadline": "realtime", "cpu-used": 8, "row-mt": 1,

@@ -192,4 +192,4 @@ def _output(video_stream: Stream | None, audio_stream: Stream | None, output: Pa
     if audio_stream is not None:
         streams.append(audio_stream)
         codecs["acodec"] = encoding.audio_codec
-    return ffgraph.output(*streams, str(output), f=encoding.format, **codecs, **encoding.options)
+    return ffgraph.output(*streams, str(output), f=encoding.muxer, **codecs, **encoding.options)

@@ -263,11 +263,28 @@ def _thumbnail_width(timeline: Timeline) -> int | None:
     return out.thumbnail.width if out.thumbnail else None
 
 
+def render_still(timeline: Timeline, runner: Runner, output: Path) -> None:
+    """An image output (``jpg``, ``png``): the one frame at ``output.at`` (the last, past the end),
+    drawn by a graph that opens only the clips on screen then."""
+    plan = timeline.plan
+    at = max(0, min(plan.canvas.frame(timeline.spec.output.at), plan.frames - 1))
+    part = plan.window(Span(at, at + 1))
+    stills = dict(timeline.prepared.stills)
+    for item in part.visuals:
+        if item.path in stills:
+            stills[item.path] = raster.window(stills[item.path], item, timeline.workdir, plan.canvas)
+    command = graph.compile_command(part, stills=stills, encoding=timeline.encoding, output=output)
+    runner.run(command, seconds=part.duration, share=(0.0, 1.0))
+
+
 def _render_stage(timeline: Timeline, spans: Sequence[Span], runner: Runner, *, part: Path,
                   thumbnail: Path | None, sound: Beside | None) -> None:
     """The pictures (one piece or segments) then the join with the sound rendered beside them; or, for
     formats that cannot be joined by copy (webm, gif, mp3), one ffmpeg that does everything."""
     plan, encoding = timeline.plan, timeline.encoding
+    if encoding.still:
+        render_still(timeline, runner, part)
+        return
     if sound is None:
         sounded = extract_sounds(timeline, runner) if encoding.audio_codec else plan
         command = graph.compile_command(sounded, stills=timeline.prepared.stills, encoding=encoding, output=part,
@@ -334,7 +351,7 @@ def render(spec: RenderSpec, output: Path, *, settings: Settings, fetcher: Fetch
     report("render", 1.0)
     return RenderResult(
         path=output, content_type=encoding.content_type, size_bytes=output.stat().st_size,
-        duration=plan.duration, width=plan.canvas.width, height=plan.canvas.height,
+        duration=0.0 if encoding.still else plan.duration, width=plan.canvas.width, height=plan.canvas.height,
         fps=float(plan.canvas.fps), encoder=encoding.label, thumbnail=thumb_final, captions=vtt,
         seconds=seconds, segments=len(spans),
     )

@@ -26,6 +26,10 @@ Position = Literal[
 Fit = Literal["cover", "contain", "fill", "none"]
 TransitionName = Literal["fade", "slide_left", "slide_right", "slide_up", "slide_down", "zoom"]
 EffectName = Literal["zoom_in", "zoom_out", "pan_left", "pan_right", "pan_up", "pan_down"]
+#: Colour filters a visual clip may carry (Shotstack's names): each is one ffmpeg filter on its layer.
+FilterName = Literal["greyscale", "boost", "contrast", "darken", "lighten", "muted", "negative", "blur"]
+#: Output formats that are one picture, not a timeline: the frame at ``output.at``.
+IMAGE_FORMATS = ("jpg", "png")
 CaptionStyle = Literal["word", "clean", "bold-pop", "karaoke", "none"]
 AudioRole = Literal["voice", "music", "effect"]
 PresetName = Literal["tiktok", "instagram_reel", "youtube_short", "instagram_post", "square", "youtube"]
@@ -98,7 +102,8 @@ class Output(Model):
     width: int | None = Field(None, ge=2)
     height: int | None = Field(None, ge=2)
     fps: float = Field(30, ge=1, le=60)
-    format: Literal["mp4", "webm", "gif", "mp3"] = "mp4"
+    format: Literal["mp4", "webm", "gif", "mp3", "jpg", "png"] = "mp4"
+    at: float = Field(0.0, ge=0, description="jpg and png: the second of the timeline drawn as the image")
     quality: Literal["draft", "standard", "high"] = "standard"
     encoder: Literal["auto", "cpu", "gpu"] | None = None
     background: Color = "#000000"
@@ -122,6 +127,7 @@ class _Visual(_Clip):
     offset: Offset = Offset()
     opacity: float = Field(1.0, ge=0, le=1)
     transition: Transition | None = None
+    filter: FilterName | None = None
 
 
 class VideoClip(_Visual):
@@ -411,6 +417,8 @@ def _semantic_problems(spec: RenderSpec, limits: Limits) -> Iterator[Problem]:
         yield Problem("output.height", f"{height} px is over the limit of {limits.max_height}")
     if width * height > limits.max_pixels:
         yield Problem("output", f"{width}x{height} is over the limit of {limits.max_pixels} pixels")
+    if out.format in IMAGE_FORMATS and out.thumbnail is not None:
+        yield Problem("output.thumbnail", f"a {out.format} output is itself one picture: remove thumbnail")
     if out.format == "mp3" and spec.soundtrack is None and not any(
             c.type in ("audio", "video") for _, c in spec.clips()):
         yield Problem("output.format", NO_SOUND)

@@ -151,10 +151,37 @@ def apply_motion(stream: Stream, item: VisualItem, canvas: Canvas) -> Stream:
     return stream.filter("perspective", eval="frame", interpolation="linear", **move.corners())
 
 
+#: A clip's ``filter`` as one ffmpeg filter (name, options), Shotstack's looks: every one keeps alpha.
+FILTERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "greyscale": ("hue", {"s": 0}),
+    "boost": ("eq", {"contrast": 1.15, "saturation": 1.5}),
+    "contrast": ("eq", {"contrast": 1.4}),
+    "darken": ("eq", {"brightness": -0.15}),
+    "lighten": ("eq", {"brightness": 0.15}),
+    "muted": ("eq", {"contrast": 0.9, "saturation": 0.5}),
+    "negative": ("negate", {}),
+    "blur": ("gblur", {}),  # sigma from the frame's size: a blur looks the same at 720p and 2160p
+}
+#: ``blur``'s radius (gblur sigma) for a frame whose short side is 1080 px.
+BLUR_SIGMA = 12
+
+
+def apply_filter(stream: Stream, name: str | None, canvas: Canvas) -> Stream:
+    """The clip's colour ``filter`` (greyscale, blur…) on its own layer, before opacity and overlay."""
+    if name is None:
+        return stream
+    filter_name, options = FILTERS[name]
+    if name == "blur":
+        options = {"sigma": f"{BLUR_SIGMA * canvas.unit:.3f}"}
+    return stream.filter(filter_name, **options)
+
+
 def finish(stream: Stream, item: VisualItem, canvas: Canvas, *, width: int, height: int, has_alpha: bool,
            x: int, y: int) -> Placed:
-    """Opacity and fade/zoom transitions on the alpha channel, slides on the overlay position."""
+    """The clip's filter; opacity and fade/zoom transitions on the alpha channel, slides on the overlay
+    position."""
     clip = item.clip
+    stream = apply_filter(stream, clip.filter, canvas)
     tr = clip.transition
     start, end = canvas.seconds(item.span.start), canvas.seconds(item.span.end)
     fade_in = bool(tr and tr.in_ in ("fade", "zoom"))
