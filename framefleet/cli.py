@@ -83,18 +83,22 @@ def _terminate_on_sigterm() -> None:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from framefleet.compositor.render import render
+    from framefleet.compositor.shotstack import at_edit_paths, native
     from framefleet.compositor.spec import load_spec
     from framefleet.config import Settings
     from framefleet.console import ProgressBar
 
     settings = Settings.from_env()
-    spec = load_spec(_read_spec(args.spec, settings.limits), limits=settings.limits)
+    raw, edit = native(_read_spec(args.spec, settings.limits), limits=settings.limits)
+    with at_edit_paths(edit):
+        spec = load_spec(raw, limits=settings.limits)
     base_dir = Path.cwd() if args.spec == "-" else Path(args.spec).resolve().parent
     output = _output_path(args.output, args.spec, spec.output.format)
     bar = ProgressBar(enabled=not args.quiet)
     try:
-        result = render(spec, output, settings=settings, base_dir=base_dir, on_progress=bar,
-                        timeout=args.timeout)
+        with at_edit_paths(edit):
+            result = render(spec, output, settings=settings, base_dir=base_dir, on_progress=bar,
+                            timeout=args.timeout)
     finally:
         bar.close()
     print(json.dumps(result.summary()))
@@ -102,14 +106,33 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from framefleet.compositor.shotstack import at_edit_paths, native
     from framefleet.compositor.validate import validate_local
     from framefleet.config import Settings
 
     settings = Settings.from_env()
-    raw = _read_spec(args.spec, settings.limits)
+    raw, edit = native(_read_spec(args.spec, settings.limits), limits=settings.limits)
     base_dir = Path.cwd() if args.spec == "-" else Path(args.spec).resolve().parent
-    summary = validate_local(raw, settings=settings, base_dir=base_dir)
+    with at_edit_paths(edit):
+        summary = validate_local(raw, settings=settings, base_dir=base_dir)
     print(json.dumps(summary))
+    return EXIT_OK
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """A Shotstack edit as the native render spec it renders as (its callback goes to stderr: it is
+    the job's webhook, not part of the spec)."""
+    from framefleet.compositor.shotstack import convert, is_edit
+    from framefleet.config import Settings
+
+    limits = Settings.from_env().limits
+    raw = _read_spec(args.edit, limits)
+    if not is_edit(raw):
+        raise BadInput("not a Shotstack edit: it has no top-level timeline")
+    converted = convert(raw, limits=limits)
+    if converted.webhook:
+        print(f"callback: use --webhook {_printable(converted.webhook)} (submit does this itself)", file=sys.stderr)
+    print(json.dumps(converted.spec, indent=2, ensure_ascii=False))
     return EXIT_OK
 
 
@@ -225,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a spec and its local sources; exit 2 listing every error")
     p.add_argument("spec")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("convert", help="print the render spec a Shotstack edit converts to")
+    p.add_argument("edit", help="Shotstack edit JSON file, or - for standard input")
+    p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the render spec")
     p.set_defaults(func=cmd_schema)

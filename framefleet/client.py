@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from framefleet.compositor.jsonload import check_document
+from framefleet.compositor.shotstack import at_edit_paths, convert, is_edit
 from framefleet.compositor.spec import load_spec
 from framefleet.config import Settings
 from framefleet.errors import BadInput
@@ -51,6 +52,12 @@ class Client:
         ``chunks`` (renders) splits the render across that many workers, overriding ``output.chunks``."""
         if type not in TYPES:
             raise BadInput(f"unknown job type {type!r} (one of {', '.join(TYPES)})")
+        if type == "render" and is_edit(payload):  # a Shotstack edit: its callback is the job's webhook
+            check_document(payload, limits=self.settings.limits, what="a Shotstack edit")
+            edit = convert(payload, limits=self.settings.limits)
+            payload, webhook = edit.spec, webhook or edit.webhook
+            with at_edit_paths(edit):
+                load_spec(payload, limits=self.settings.limits)
         check_fields(tenant=tenant, idempotency_key=idempotency_key, metadata=metadata,
                      limits=self.settings.limits)
         if webhook is not None:
