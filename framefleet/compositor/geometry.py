@@ -57,6 +57,18 @@ def fit(src_w: int, src_h: int, canvas: Canvas, mode: str, scale: float = 1.0) -
     return Fitted(even(src_w * scale), even(src_h * scale))
 
 
+def to_frame(crop: tuple[int, int, int, int], display: tuple[int, int], frame: tuple[int, int]
+             ) -> tuple[int, int, int, int]:
+    """A crop in displayed pixels as the same crop in the decoded frame's pixels (which differ for
+    non-square pixels: 1440x1080 shown as 1920x1080), kept inside the frame."""
+    if display == frame:
+        return crop
+    kx, ky = frame[0] / display[0], frame[1] / display[1]
+    x, y, w, h = crop
+    fw, fh = max(1, min(frame[0], round(w * kx))), max(1, min(frame[1], round(h * ky)))
+    return min(round(x * kx), frame[0] - fw), min(round(y * ky), frame[1] - fh), fw, fh
+
+
 def place(canvas: Canvas, width: int, height: int, position: str, *, offset_x: float = 0.0,
           offset_y: float = 0.0, margin: float = 0.0) -> tuple[int, int]:
     """Top-left corner for a ``width``×``height`` box at ``position``, shifted by ``offset`` (fractions)."""

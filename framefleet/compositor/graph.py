@@ -177,8 +177,10 @@ def compile_extract(source: Path, cuts: Sequence[tuple[float, float, Path]], *, 
     first = min(start for start, _, _ in cuts)
     args: list[str] = [*GLOBAL_ARGS, *formats.input_args(demuxer), "-ss", f"{first:.6f}", "-vn", "-i", str(source)]
     for start, seconds, out in cuts:
-        args += ["-map", "0:a", "-ss", f"{start - first:.6f}", "-t", f"{seconds:.6f}", "-c:a", "pcm_f32le",
-                 "-f", "wav", str(out)]
+        # the sound on its own timestamps: one that starts after the picture, or has gaps, keeps sync
+        # (a WAV has no timestamps; silence stands where the source has no samples)
+        args += ["-map", "0:a", "-af", "aresample=async=1:first_pts=0", "-ss", f"{start - first:.6f}",
+                 "-t", f"{seconds:.6f}", "-c:a", "pcm_f32le", "-f", "wav", str(out)]
     return Command(tuple(args), "")
 
 

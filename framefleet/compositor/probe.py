@@ -30,11 +30,20 @@ _IMAGE_CODECS = {"png", "mjpeg", "webp", "bmp", "tiff", "gif", "jpegls"}
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """What a source holds: a still, video and/or audio, with display size (rotation applied)."""
+    """What a source holds: a still, video and/or audio, with its *displayed* size.
+
+    ``width``×``height`` is the picture as a player shows it: rotation metadata applied (a phone's
+    portrait video stored landscape is tall) and non-square pixels stretched (1440x1080 at 4:3 pixels
+    is 1920x1080). Placement works in that size. ``frame_width``×``frame_height`` is the frame ffmpeg's
+    filters receive (already rotated, pixels still as stored): crops happen there, so they are mapped.
+    """
 
     duration: float | None
     width: int = 0
     height: int = 0
+    #: The decoded frame's size (rotation applied, pixels not squared); 0: the same as the display size.
+    frame_width: int = 0
+    frame_height: int = 0
     has_video: bool = False
     has_audio: bool = False
     is_image: bool = False
@@ -43,12 +52,20 @@ class MediaInfo:
     demuxer: str = ""
 
     @property
+    def frame(self) -> tuple[int, int]:
+        """The decoded frame's size, in the pixels filters work on."""
+        return (self.frame_width or self.width, self.frame_height or self.height)
+
+    @property
     def is_still(self) -> bool:
         """One picture, never a moving one (a GIF may be animated)."""
         return self.is_image and self.demuxer != "gif"
 
 
 def _rotation(stream: dict[str, object]) -> int:
+    """The quarter turn (0 or 90) that swaps the picture's sides: ffmpeg rotates frames by the display
+    matrix (or the older ``rotate`` tag) when it decodes them; -90, 90 and 270 all make landscape
+    storage portrait, 180 keeps the sides."""
     tags = stream.get("tags") or {}
     rotate = tags.get("rotate") if isinstance(tags, dict) else None
     for side in stream.get("side_data_list") or []:  # type: ignore[attr-defined]
@@ -58,6 +75,17 @@ def _rotation(stream: dict[str, object]) -> int:
         return abs(int(float(str(rotate)))) % 180 if rotate is not None else 0
     except ValueError:
         return 0
+
+
+def _aspect(value: object) -> tuple[int, int] | None:
+    """``"4:3"`` → (4, 3); None for a missing, unknown (``0:1``) or absurd ratio, read as square pixels."""
+    try:
+        num, den = (int(part) for part in str(value).split(":"))
+    except ValueError:
+        return None
+    if num <= 0 or den <= 0 or not 1 / 16 <= num / den <= 16:
+        return None
+    return num, den
 
 
 def parse_probe(data: dict[str, object], *, name: str) -> MediaInfo:
@@ -94,11 +122,17 @@ def parse_probe(data: dict[str, object], *, name: str) -> MediaInfo:
     height = int(video.get("height") or 0) if video else 0
     if video and (width <= 0 or height <= 0):
         raise BadMedia(f"{name} has a video stream with no picture size")
+    frame_width, frame_height = width, height
+    sar = _aspect(video.get("sample_aspect_ratio")) if video else None
+    if sar is not None and sar != (1, 1):
+        width = max(1, round(width * sar[0] / sar[1]))  # non-square pixels: the displayed width
     if video and _rotation(video) == 90:
         width, height = height, width
+        frame_width, frame_height = frame_height, frame_width
     pix = str(video.get("pix_fmt", "")) if video else ""
     return MediaInfo(
-        duration=duration, width=width, height=height, has_video=video is not None,
+        duration=duration, width=width, height=height, frame_width=frame_width, frame_height=frame_height,
+        has_video=video is not None,
         has_audio=audio is not None, is_image=is_image,
         has_alpha=any(tag in pix for tag in ("rgba", "bgra", "argb", "abgr", "yuva", "gbrap", "ya8", "pal8")),
         demuxer=demuxer,
@@ -118,8 +152,10 @@ def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 6
     if entry is not None and entry.is_file():
         try:
             CacheDir.hit(entry)
-            cached = MediaInfo(**json.loads(entry.read_text()))
-            if cached.demuxer in formats.DEMUXERS:  # entries from before the allowlist have none
+            data = json.loads(entry.read_text())
+            cached = MediaInfo(**data)
+            # entries from before the allowlist have no demuxer; from before display sizes, no frame size
+            if cached.demuxer in formats.DEMUXERS and "frame_width" in data:
                 return cached
         except (OSError, ValueError, TypeError):
             pass  # unreadable or from an older version: probe again

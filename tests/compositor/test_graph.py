@@ -75,7 +75,7 @@ def test_one_video_clip() -> None:
         "[s5]format=yuv420p[s6]",
         "[s6]setsar=1[s7]",
         "[s7]fps=fps=30/1[s8]",
-        "[1:a]aresample=48000[s9]",
+        "[1:a]aresample=48000:async=1:first_pts=0[s9]",
         "[s9]aformat=channel_layouts=stereo:sample_fmts=fltp[s10]",
         "[s10]atrim=end=2.000000[s11]",
         "[s11]asetpts=PTS-STARTPTS[s12]",
@@ -299,11 +299,11 @@ def test_the_same_clip_twice_is_decoded_once_and_split() -> None:
         "[s13]setpts=N+0[s14]",
         "[s9][s14]overlay=eof_action=pass:format=yuv420:x=960:y=540[s15]",
         "[1:a]asplit=2[s16][s17]",
-        "[s16]aresample=48000[s18]",
+        "[s16]aresample=48000:async=1:first_pts=0[s18]",
         "[s18]aformat=channel_layouts=stereo:sample_fmts=fltp[s19]",
         "[s19]atrim=end=1.000000[s20]",
         "[s20]asetpts=PTS-STARTPTS[s21]",
-        "[s17]aresample=48000[s22]",
+        "[s17]aresample=48000:async=1:first_pts=0[s22]",
         "[s22]aformat=channel_layouts=stereo:sample_fmts=fltp[s23]",
         "[s23]atrim=end=1.000000[s24]",
         "[s24]asetpts=PTS-STARTPTS[s25]",
@@ -333,7 +333,7 @@ def test_ducking_and_loudness() -> None:
     expected = chain(
         "[0:v]format=yuv420p[s0]",
         "[s0]trim=end_frame=150[s1]",
-        "[1:a]aresample=48000[s2]",
+        "[1:a]aresample=48000:async=1:first_pts=0[s2]",
         "[s2]aformat=channel_layouts=stereo:sample_fmts=fltp[s3]",
         "[s3]atrim=end=4.000000[s4]",
         "[s4]asetpts=PTS-STARTPTS[s5]",
@@ -341,7 +341,7 @@ def test_ducking_and_loudness() -> None:
         "[s6]afade=d=1.0000:st=3.0000:t=out[s7]",
         "[s7]adelay=all=1:delays=1000[s8]",
         "[s8]asplit=2[s9][s10]",
-        "[2:a]aresample=48000[s11]",
+        "[2:a]aresample=48000:async=1:first_pts=0[s11]",
         "[s11]aformat=channel_layouts=stereo:sample_fmts=fltp[s12]",
         "[s12]atrim=end=5.000000[s13]",
         "[s13]asetpts=PTS-STARTPTS[s14]",
@@ -439,13 +439,13 @@ def test_mp3_is_the_mix_alone() -> None:
         {"type": "video", "src": "a.mp4", "length": 2}, {"type": "audio", "src": "m.mp3", "volume": 2}]}]},
                        encoding=MP3, output="/o/out.mp3")
     expected = chain(
-        "[0:a]aresample=48000[s0]",
+        "[0:a]aresample=48000:async=1:first_pts=0[s0]",
         "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
         "[s1]atrim=end=3.000000[s2]",
         "[s2]asetpts=PTS-STARTPTS[s3]",
         "[s3]volume=2.0000[s4]",
         "[s4]adelay=all=1:delays=2000[s5]",
-        "[1:a]aresample=48000[s6]",
+        "[1:a]aresample=48000:async=1:first_pts=0[s6]",
         "[s6]aformat=channel_layouts=stereo:sample_fmts=fltp[s7]",
         "[s7]atrim=end=2.000000[s8]",
         "[s8]asetpts=PTS-STARTPTS[s9]",
@@ -533,11 +533,11 @@ def test_the_sound_of_the_whole_timeline_is_one_command() -> None:
     # its own (no picture, no container options): it renders beside the pictures.
     cmd = graph.compile_sound(plan_of(SEGMENTED), encoding=MP4, output=Path("/w/sound.m4a"))
     expected = chain(
-        "[0:a]aresample=48000[s0]",
+        "[0:a]aresample=48000:async=1:first_pts=0[s0]",
         "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
         "[s1]atrim=end=4.000000[s2]",
         "[s2]asetpts=PTS-STARTPTS[s3]",
-        "[1:a]aresample=48000[s4]",
+        "[1:a]aresample=48000:async=1:first_pts=0[s4]",
         "[s4]aformat=channel_layouts=stereo:sample_fmts=fltp[s5]",
         "[s5]atrim=end=4.000000[s6]",
         "[s6]asetpts=PTS-STARTPTS[s7]",
@@ -600,7 +600,9 @@ def test_sound_cuts_are_read_from_their_source_in_one_pass() -> None:
     assert cmd.args == (
         *GLOBAL,
         "-f", "mov", "-protocol_whitelist", "file", "-ss", "12.000000", "-vn", "-i", "/m/a.mp4",
-        "-map", "0:a", "-ss", "0.000000", "-t", "3.066667", "-c:a", "pcm_f32le", "-f", "wav", "/w/sound-0000.wav",
-        "-map", "0:a", "-ss", "28.500000", "-t", "1.566667", "-c:a", "pcm_f32le", "-f", "wav", "/w/sound-0001.wav",
+        "-map", "0:a", "-af", "aresample=async=1:first_pts=0",
+        "-ss", "0.000000", "-t", "3.066667", "-c:a", "pcm_f32le", "-f", "wav", "/w/sound-0000.wav",
+        "-map", "0:a", "-af", "aresample=async=1:first_pts=0",
+        "-ss", "28.500000", "-t", "1.566667", "-c:a", "pcm_f32le", "-f", "wav", "/w/sound-0001.wav",
     )
     assert cmd.argv(Path("/w/graph.txt")) == ["ffmpeg", *cmd.args]  # no graph, no script

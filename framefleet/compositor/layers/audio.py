@@ -13,8 +13,17 @@ RATE = 48000
 DUCK = {"threshold": 0.02, "ratio": 10, "attack": 20, "release": 400}
 
 
-def _conform(stream: Stream) -> Stream:
-    return stream.filter("aresample", RATE).filter("aformat", sample_fmts="fltp", channel_layouts="stereo")
+def _conform(stream: Stream, *, align: bool = False) -> Stream:
+    """48 kHz stereo float, whatever the rate (8 kHz to 96 kHz) and layout (mono, 5.1: a downmix
+    in float keeps the loudness; nothing is scaled down to avoid clipping).
+
+    ``align``: a source's sound is put on its own timestamps. Picture and sound of a file are opened
+    separately, and a sound that starts after its picture (a phone's audio track often starts late,
+    or has gaps where packets were dropped) would otherwise be played from its first sample at the
+    clip's start, early by that much for the rest of the clip: silence fills the start and the gaps."""
+    options = {"async": 1, "first_pts": 0} if align else {}
+    return stream.filter("aresample", RATE, **options).filter("aformat", sample_fmts="fltp",
+                                                               channel_layouts="stereo")
 
 
 def _item(item: AudioItem, ctx: Context) -> Stream:
@@ -22,7 +31,7 @@ def _item(item: AudioItem, ctx: Context) -> Stream:
     seconds = canvas.seconds(item.span.frames)
     source = ctx.media_input(item.file, demuxer=item.demuxer, kind="audio", trim=item.trim,
                              frames=item.span.frames, loop=item.loop)
-    stream = _conform(source.audio).filter("atrim", end=f"{seconds:.6f}").filter("asetpts", "PTS-STARTPTS")
+    stream = _conform(source.audio, align=True).filter("atrim", end=f"{seconds:.6f}").filter("asetpts", "PTS-STARTPTS")
     if item.volume != 1:
         stream = stream.filter("volume", f"{item.volume:.4f}")
     if item.fade_in > 0:

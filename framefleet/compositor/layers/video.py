@@ -42,13 +42,17 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     frames = item.shown.frames
     source = ctx.media_input(item.file, demuxer=item.media.demuxer, kind="video", trim=seek, frames=frames,
                              loop=clip.loop, lead=lead)
+    # placed by its displayed size; cropped in the decoded frame's pixels (rotated, maybe not square)
     fitted = geometry.fit(item.media.width, item.media.height, canvas, clip.fit, clip.scale)
+    frame = item.media.frame
     stream = source.video.filter("fps", fps=fps_filter(canvas), start_time=f"{lead:.6f}")
     stream = stream.filter("trim", end_frame=frames)
     if fitted.crop:
-        cx, cy, cw, ch = fitted.crop
+        cx, cy, cw, ch = geometry.to_frame(fitted.crop, (item.media.width, item.media.height), frame)
         stream = stream.filter("crop", cw, ch, cx, cy)
     stream = stream.filter("scale", fitted.width, fitted.height, flags="bicubic")
+    if frame != (item.media.width, item.media.height):
+        stream = stream.filter("setsar", "1")  # the scale made the pixels square; say so
     stream = apply_motion(stream, item, canvas)
     stream = stamp(stream, canvas, item.shown.start)
     x, y = fitted_position(item, canvas, fitted.width, fitted.height)
