@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from framefleet.errors import BadInput
+from framefleet.providers.config import ProvidersFile, load_providers
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -100,6 +101,12 @@ class Settings:
     cache_max_bytes: int = 10 * 1024**3
     #: The probe cache keeps at most this many results (a few hundred bytes each).
     probe_cache_max_entries: int = 100_000
+    #: The providers file of SPEC §8 (TOML or JSON: one table per generation type); None: the local
+    #: providers for speech and captions, and ``provider_error`` for the types that need a service.
+    providers_file: Path | None = None
+    #: That file, parsed, with each provider's key read from the variable its ``api_key_env`` names (never
+    #: shown in a repr). Loaded here so no other module reads the environment.
+    providers: ProvidersFile | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -165,6 +172,7 @@ class Settings:
         xdg = env.get("XDG_CACHE_HOME")
         home_cache = Path(xdg) / "framefleet" if xdg else Path.home() / ".cache" / "framefleet"
         root = get("LOCAL_ROOT")
+        providers_path = get("PROVIDERS")
         return cls(
             broker_url=get("BROKER_URL", "memory://") or "memory://",
             storage_url=get("STORAGE_URL", "file://./framefleet-output") or "",
@@ -190,6 +198,8 @@ class Settings:
             chunk_seconds=number("CHUNK_SECONDS", 120.0),
             cache_max_bytes=int(number("CACHE_MAX_BYTES", 10 * 1024**3, int)),
             probe_cache_max_entries=int(number("PROBE_CACHE_MAX_ENTRIES", 100_000, int)),
+            providers_file=Path(providers_path) if providers_path else None,
+            providers=load_providers(Path(providers_path), env) if providers_path else None,
             ffmpeg=get("FFMPEG", "ffmpeg") or "ffmpeg",
             ffprobe=get("FFPROBE", "ffprobe") or "ffprobe",
             limits=limits,

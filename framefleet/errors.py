@@ -19,6 +19,7 @@ stack traces) goes in ``detail``, which is logged and never shown::
     ├── StorageError                code "internal"    object storage failed; transient, retried
     │   └── StorageRefused          code "internal"    storage refused for good (no bucket, denied, bad key)
     └── ProviderError               code "provider_error"
+        └── ProviderUnavailable     5xx, time-outs and 429s that outlast a request's retries; retried
 """
 
 from __future__ import annotations
@@ -135,3 +136,14 @@ class ProviderError(FramefleetError):
     """A generation provider failed or none is configured for the job's type."""
 
     code = "provider_error"
+
+
+class ProviderUnavailable(ProviderError):
+    """A provider is down, slow or rate limiting us: the job tries again later (after ``retry_after``
+    seconds when the provider said how long), and fails as ``provider_error`` when its tries run out."""
+
+    transient = True
+
+    def __init__(self, message: str, *, detail: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, detail=detail)
+        self.retry_after = retry_after

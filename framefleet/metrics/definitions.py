@@ -21,3 +21,17 @@ CHUNKS = Counter("framefleet_chunks", "Chunks of split renders by outcome (compl
 WEBHOOKS = Counter("framefleet_webhook_deliveries", "Webhook delivery attempts by outcome.", ["outcome"])
 LAST_SUCCESS = Gauge("framefleet_last_success_timestamp_seconds", "Unix time of the last completed job.",
                      multiprocess_mode="max")
+
+# Generation providers (SPEC §10): every HTTP request (or local run) by outcome, its latency, jobs that
+# failed by error code, and the waits that rate limits imposed (ours across the fleet, or the provider's 429).
+PROVIDER_REQUESTS = Counter("framefleet_provider_requests", "Provider requests by outcome (ok, retried, "
+                            "rate_limited, refused, failed, timeout, canceled).", ["provider", "type", "outcome"])
+PROVIDER_SECONDS = Histogram("framefleet_provider_request_duration_seconds", "Seconds per provider request.",
+                             ["provider", "type"], buckets=DURATION_BUCKETS)
+PROVIDER_FAILURES = Counter("framefleet_provider_failures", "Generation jobs that failed, by provider and "
+                            "error code.", ["provider", "type", "code"])
+RATE_LIMIT_WAITS = Counter("framefleet_provider_rate_limit_waits", "Times a generation waited for a rate "
+                           "limit: the fleet's own (fleet) or the provider's 429 (provider).",
+                           ["provider", "type", "source"])
+RATE_LIMIT_SECONDS = Counter("framefleet_provider_rate_limit_wait_seconds", "Seconds generations were put "
+                             "off by rate limits.", ["provider", "type"])

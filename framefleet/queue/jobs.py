@@ -111,6 +111,11 @@ class Job:
     #: A render split across workers (SPEC §7): ``total``, the frame ``spans`` of each chunk, the indexes
     #: ``done`` and each chunk's ``progress``. None for a job rendered in one place.
     chunks: dict[str, Any] | None = None
+    #: What a generation consumed (SPEC §8): ``provider``, ``model`` and one unit (``characters``,
+    #: ``audio_seconds``, ``images``, ``video_seconds``, ``tokens``). None for renders.
+    usage: dict[str, Any] | None = None
+    #: A generation parked while its provider works (an upstream id, when it started); internal.
+    generation: dict[str, Any] | None = None
 
     @property
     def terminal(self) -> bool:
@@ -125,6 +130,7 @@ class Job:
             "result": self.result, "error": self.error, "metadata": self.metadata,
             "idempotency_key": self.idempotency_key,
             **({"chunks": {"total": self.chunks["total"], "done": len(self.chunks["done"])}} if self.chunks else {}),
+            **({"usage": self.usage} if self.usage else {}),
         }
 
     def dump(self) -> dict[str, Any]:
@@ -201,16 +207,24 @@ class JobStore(ABC):
         return self.update(job_id, cancel_requested=True)
 
     def usage(self, *, tenant: str | None = None) -> dict[str, Any]:
-        """Job counts by status and by type, and seconds of output rendered."""
+        """Job counts by status and by type, seconds of output rendered, and what generations consumed by
+        type and provider (``generation[type][provider] = {jobs, characters, ...}``), for billing."""
         by_status: dict[str, int] = dict.fromkeys(STATUSES, 0)
         by_type: dict[str, int] = {}
+        generation: dict[str, dict[str, dict[str, float]]] = {}
         seconds = 0.0
         for job in self.recent(tenant=tenant, limit=1_000_000):
             by_status[job.status] = by_status.get(job.status, 0) + 1
             by_type[job.type] = by_type.get(job.type, 0) + 1
             seconds += job.output_seconds if job.status == "completed" else 0.0
+            if job.usage:
+                row = generation.setdefault(job.type, {}).setdefault(str(job.usage.get("provider", "")), {})
+                row["jobs"] = row.get("jobs", 0) + 1
+                for unit, amount in job.usage.items():
+                    if unit not in ("provider", "model") and isinstance(amount, int | float):
+                        row[unit] = round(row.get(unit, 0) + amount, 3)
         return {"tenant": tenant, "jobs": sum(by_status.values()), "by_status": by_status, "by_type": by_type,
-                "output_seconds": round(seconds, 3)}
+                "output_seconds": round(seconds, 3), "generation": generation}
 
     def expire_queued(self, *, older_than: float) -> list[str]:
         """Queued jobs created more than ``older_than`` seconds ago become ``expired``."""

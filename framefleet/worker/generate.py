@@ -1,59 +1,185 @@
-"""Generation jobs: a registry of providers, each turning a request into stored media.
+"""Generation jobs (SPEC §8): a provider turns a request into stored media, with a render's lifecycle.
 
-Built in: ``media`` (fetch a URL and store it). Every other type fails with ``provider_error`` until a
-provider is registered for it, so an API can accept the names of SPEC §4 today.
+Each type's provider comes from the providers file (:mod:`framefleet.providers.config`); ``media`` is
+built in (fetch a URL and store it). A job runs under :func:`~framefleet.worker.lifecycle.run_job`, so
+it has a render's stages, progress, cancel, retries, webhooks and metrics.
+
+Waiting never holds a worker thread. A provider that works asynchronously (video: minutes) answers
+:class:`~framefleet.providers.base.Pending`; the job is then *parked*: its upstream id is saved on the
+job, its lease released, and the same job id is sent to the ``generate`` queue again with a delay, so
+the thread takes other jobs meanwhile. The same happens when the fleet's rate limit for the provider is
+full, or the provider answers 429 with a long ``Retry-After``. A parked job that is canceled is
+canceled upstream (a Replicate prediction, an OpenAI video) when its next poll arrives.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import mimetypes
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from framefleet.errors import BadInput, ProviderError
+from framefleet.compositor.captions import TimedWord, group_phrases, webvtt
+from framefleet.compositor.probe import probe
+from framefleet.errors import BadInput, BadMedia, FramefleetError, ProviderError, ProviderUnavailable
 from framefleet.flags import Flag
+from framefleet.metrics import definitions as m
+from framefleet.providers.base import Output, Pending, Request
+from framefleet.providers.config import ProviderConfig, configured
+from framefleet.providers.limits import slot
+from framefleet.providers.registry import provider
 from framefleet.queue.jobs import Job
 from framefleet.worker.assets import JobFetcher
 from framefleet.worker.lifecycle import Watch, run_job
 from framefleet.worker.runtime import Runtime
 
-#: A provider gets the runtime, the job, a work folder and the job's cancel flag (which it must obey
-#: within a couple of seconds); returns the file to store and its type.
-Provider = Callable[[Runtime, Job, Path, Flag], tuple[Path, str]]
-PROVIDERS: dict[str, Provider] = {}
+log = logging.getLogger(__name__)
+
+#: A job that found its provider's fleet-wide limit full tries again after this many seconds.
+LIMIT_RETRY_SECONDS = 2.0
+#: Words per cue in the ``.vtt`` of a captions result.
+VTT_WORDS = 7
 
 
-def provider(kind: str) -> Callable[[Provider], Provider]:
-    def register(fn: Provider) -> Provider:
-        PROVIDERS[kind] = fn
-        return fn
-
-    return register
-
-
-@provider("media")
-def fetch_media(rt: Runtime, job: Job, work: Path, cancel: Flag) -> tuple[Path, str]:
+def fetch_media(rt: Runtime, job: Job, cancel: Flag) -> Output:
     src = job.payload.get("src")
     if not isinstance(src, str) or not src:
-        raise BadInput("a media job needs a 'src' URL")
+        raise BadInput("src: a media job needs a 'src' URL")
     path = JobFetcher(rt, job, cancel=cancel).fetch(src)
     kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return path, kind
+    return Output(path=path, content_type=kind, usage={})
+
+
+def _request(rt: Runtime, job: Job, config: ProviderConfig, watch: Watch, work: Path) -> Request:
+    fetcher = JobFetcher(rt, job, cancel=watch.stop)
+    return Request(type=job.type, payload=job.payload, config=config, work=work, cancel=watch.stop,
+                   limits=rt.settings.limits, fetch=fetcher.fetch, allow_private_urls=rt.settings.allow_private_urls,
+                   ffmpeg=rt.settings.ffmpeg, ffprobe=rt.settings.ffprobe, state=job.generation,
+                   progress=watch.progress)
+
+
+def _park(rt: Runtime, job: Job, state: dict[str, Any] | None, delay: float, stage: str) -> None:
+    """Release the job (not a finished attempt: ``attempts`` goes back) and look at it again in ``delay`` s."""
+    rt.store.update(job.id, generation=state, lease_until=0.0, worker=None, attempts=max(0, job.attempts - 1),
+                    stage=stage)
+    rt.enqueue(job.queue, job.id, delay=max(0.05, delay))
+
+
+def _config(rt: Runtime, job_type: str) -> ProviderConfig:
+    config = configured(rt.settings.providers, job_type)
+    if config is None:
+        raise ProviderError(f"no provider configured for {job_type}: the operator must add a [{job_type}] "
+                            "table to the providers file (FRAMEFLEET_PROVIDERS)")
+    return config
+
+
+def _cancel_upstream(rt: Runtime, job_id: str) -> None:
+    """A parked job canceled while it waited: stop the provider's work before the job is settled."""
+    job = rt.store.get(job_id)
+    if job is None or not job.generation or not job.cancel_requested or job.generation.get("canceled"):
+        return
+    try:
+        config = _config(rt, job.type)
+        request = Request(type=job.type, payload=job.payload, config=config, work=rt.work_root, cancel=rt.hand_back,
+                          limits=rt.settings.limits, fetch=Path, state=job.generation)
+        provider(config.provider).cancel(request)
+        rt.store.update(job_id, generation={**job.generation, "canceled": True})
+        log.info("generation %s canceled upstream at %s", job_id, config.provider)
+    except Exception:
+        log.warning("canceling generation %s upstream failed", job_id, exc_info=True)
+
+
+def _facts(rt: Runtime, out: Output, cancel: Flag) -> dict[str, Any]:
+    """``duration``, ``width``, ``height`` of a media result, read from the file itself."""
+    if not out.content_type.startswith(("audio/", "video/", "image/")):
+        return {}
+    try:
+        info = probe(out.path, name="the generated file", ffprobe=rt.settings.ffprobe, cancel=cancel)
+    except BadMedia:
+        raise ProviderError("the provider sent a file that cannot be read") from None
+    facts: dict[str, Any] = {"duration": round(info.duration, 3) if info.duration and not info.is_still else None}
+    if info.width and info.height:
+        facts.update(width=info.width, height=info.height)
+    return facts
+
+
+def _store(rt: Runtime, job: Job, work: Path, out: Output, watch: Watch) -> dict[str, Any]:
+    words = [w.as_dict() for w in out.words] if out.words is not None else None
+    base = f"{job.tenant}/{job.id}/output"
+    result: dict[str, Any] = {"thumbnail_url": None}
+    if job.type == "captions":
+        document = work / "output.json"
+        document.write_text(json.dumps({"words": words or [], "language": out.language}))
+        timed = [TimedWord(w.text, w.start, w.end) for w in out.words or []]
+        cues = [(p[0].start, p[-1].end, " ".join(w.text for w in p)) for p in group_phrases(timed, VTT_WORDS)]
+        vtt = work / "output.vtt"
+        vtt.write_text(webvtt(cues))
+        result["vtt_url"] = rt.storage.put(vtt, f"{base}.vtt", content_type="text/vtt", cancel=watch.stop).url
+        out = Output(path=document, content_type="application/json", usage=out.usage, words=out.words)
+        result.update(words=words, language=out.language, duration=round(timed[-1].end, 3) if timed else 0.0)
+    else:
+        result.update(_facts(rt, out, watch.stop))
+        if words is not None:
+            result["words"] = words
+    if out.text is not None:
+        result["text"] = out.text
+    watch.progress("upload", 0.0)
+    suffix = out.path.suffix or mimetypes.guess_extension(out.content_type) or ""
+    stored = rt.storage.put(out.path, f"{base}{suffix}", content_type=out.content_type, cancel=watch.stop)
+    result.update(url=stored.url, content_type=out.content_type, size_bytes=stored.size_bytes, key=stored.key)
+    return result
+
+
+def _local_model(config: ProviderConfig, job_type: str) -> str:
+    if config.provider != "local":
+        return ""
+    return "espeak-ng" if job_type == "speech_from_text" else "pocketsphinx"
+
+
+def _generate(rt: Runtime, job: Job, watch: Watch, work: Path) -> tuple[dict[str, Any], float] | None:
+    if job.type == "media":
+        watch.progress("fetch", 0.0)
+        out = fetch_media(rt, job, watch.stop)
+        return _store(rt, job, work, out, watch), 0.0
+    config = _config(rt, job.type)
+    watch.progress("fetch" if job.generation is None else "render", 0.0)
+    request = _request(rt, job, config, watch, work)
+    with slot(rt.settings, config) as free:
+        if not free:
+            m.RATE_LIMIT_WAITS.labels(config.provider, job.type, "fleet").inc()
+            m.RATE_LIMIT_SECONDS.labels(config.provider, job.type).inc(LIMIT_RETRY_SECONDS)
+            _park(rt, job, job.generation, LIMIT_RETRY_SECONDS, "fetch")
+            return None
+        try:
+            done = provider(config.provider).run(request)
+        except ProviderUnavailable as exc:
+            if exc.retry_after is None:
+                raise
+            log.info("%s asked us to wait %.0f s; job parked", config.provider, exc.retry_after)
+            _park(rt, job, job.generation, exc.retry_after, "fetch")
+            return None
+        except FramefleetError as exc:
+            if not exc.transient:
+                m.PROVIDER_FAILURES.labels(config.provider, job.type, exc.code).inc()
+            raise
+    if isinstance(done, Pending):
+        _park(rt, job, done.state, done.after, "render")
+        return None
+    watch.progress("render", 1.0)
+    # recorded as soon as the provider has done the work: it was consumed even if storing it fails
+    usage: dict[str, Any] = {"provider": config.provider, "model": request.model or _local_model(config, job.type)}
+    usage.update(done.usage)
+    rt.store.update(job.id, usage=usage)
+    result = _store(rt, job, work, done, watch)
+    seconds = result.get("duration") or 0.0
+    return result, float(seconds) if job.type in ("video_from_text", "video_from_image", "lipsync") else 0.0
 
 
 def run_generation(rt: Runtime, job_id: str, *, last_try: bool = True) -> None:
-    def body(job: Job, watch: Watch, work: Path) -> tuple[dict[str, Any], float]:
-        make = PROVIDERS.get(job.type)
-        if make is None:
-            raise ProviderError(f"no provider configured for {job.type}")
-        watch.progress("fetch", 0.0)
-        path, content_type = make(rt, job, work, watch.stop)
-        watch.progress("upload", 0.0)
-        suffix = path.suffix or mimetypes.guess_extension(content_type) or ""
-        stored = rt.storage.put(path, f"{job.tenant}/{job.id}/output{suffix}", content_type=content_type,
-                                cancel=watch.stop)
-        return {"url": stored.url, "thumbnail_url": None, "content_type": content_type,
-                "size_bytes": stored.size_bytes, "key": stored.key}, 0.0
+    _cancel_upstream(rt, job_id)
+
+    def body(job: Job, watch: Watch, work: Path) -> tuple[dict[str, Any], float] | None:
+        return _generate(rt, job, watch, work)
 
     run_job(rt, job_id, body, what="generation", last_try=last_try)
