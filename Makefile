@@ -4,7 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Debian packages (installed only when missing): what renders need, and the real servers the tests start.
-SYSTEM_PACKAGES := ffmpeg fontconfig fonts-dejavu-core fonts-liberation2
+# Noto fonts are the fallback chain for text in every script: colour emoji, CJK, and (core) Arabic,
+# Hebrew, Devanagari, Thai and the other scripts Noto covers.
+SYSTEM_PACKAGES := ffmpeg fontconfig fonts-dejavu-core fonts-liberation2 fonts-noto-core fonts-noto-cjk \
+    fonts-noto-color-emoji
 TEST_PACKAGES := redis-server prometheus rabbitmq-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXAMPLES := explainer montage product_ad

@@ -2,6 +2,12 @@
 
 The output of this module is a list of :class:`CaptionState` (text, which word is highlighted, and the
 frame window it covers), which ``text.py`` rasterises and ``layers/captions.py`` turns into one stream.
+
+Cue text of SRT and WebVTT files is read as players read it: styling tags (``<b>``, ``<i>``, ``<u>``,
+``<c.yellow>``, ``<v Speaker>``, ``<font …>``, ASS overrides ``{\\an8}``) are dropped, since captions are
+drawn in the clip's own style; WebVTT timestamp tags (``<00:00:01.500>word``) become word timings;
+character references (``&amp;``, ``&lt;``, ``&nbsp;``, ``&#x1F525;``) are decoded after the tags are
+dropped, so an escaped ``&lt;b&gt;`` is text. Every step is a linear pass: no regex runs over a line.
 """
 
 from __future__ import annotations
@@ -11,8 +17,10 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from html.entities import html5
 from pathlib import Path
 
+from framefleet.compositor.linebreak import NO_BREAK_SPACES, clean_spaces, split_words, unspaced
 from framefleet.config import Limits
 from framefleet.errors import BadInput
 
@@ -49,11 +57,23 @@ class CaptionState:
 
 def clean_word(text: str) -> str:
     """A word as it is drawn: any run of white space, line breaks included (``\\n``, ``\\r``, and the
-    ``\\x1c``, ``\\x85``, U+2028 that ``str.splitlines`` also breaks at), becomes one space, ends trimmed.
+    ``\\x1c``, ``\\x85``, U+2028 that ``str.splitlines`` also breaks at), becomes one space, ends trimmed;
+    no-break spaces (U+00A0) are kept, so ``10&nbsp;km`` stays together.
 
     A caption word is drawn on one line of a box measured for one line, and written into one WebVTT
     cue, where a blank line would end the cue and start one the customer wrote."""
-    return " ".join(text.split())
+    return clean_spaces(text)
+
+
+def join_words(words: Sequence[str]) -> str:
+    """A phrase's words as one line of text: spaces between them, none between Chinese or Japanese
+    words (a speech recogniser's tokens of an unspaced script)."""
+    out: list[str] = []
+    for i, word in enumerate(words):
+        if i and not unspaced(words[i - 1], word):
+            out.append(" ")
+        out.append(word)
+    return "".join(out)
 
 
 def control_char(text: str) -> str | None:
@@ -91,15 +111,103 @@ def _drop(text: str, opening: str, closing: str) -> str:
     return "".join(parts)
 
 
-def _strip_tags(text: str) -> str:
-    """Styling tags of SRT and WebVTT (``<i>``, ``<c.yellow>``, ``<00:01.000>``) and ASS overrides
-    (``{\\an8}``) removed: captions are drawn in the clip's own style."""
-    return _drop(_drop(text, "<", ">"), "{\\", "}")
+def _reference(name: str) -> str | None:
+    """The text of a character reference ``&name;`` (``amp``, ``#38``, ``#x26``), or None if it is
+    not one (then it is shown as written). A number that is no drawable character (NUL, a control,
+    a surrogate, beyond U+10FFFF) decodes to U+FFFD, so no reference can smuggle in a control."""
+    if name[:2] in ("#x", "#X"):
+        digits, base = name[2:], 16
+        valid = 0 < len(digits) <= 6 and all(c in "0123456789abcdefABCDEF" for c in digits)
+    elif name[:1] == "#":
+        digits, base = name[1:], 10
+        valid = 0 < len(digits) <= 7 and digits.isascii() and digits.isdigit()
+    else:
+        return html5.get(name + ";") if name.isascii() and name.isalnum() else None
+    if not valid:
+        return None
+    code = int(digits, base)
+    if code == 0 or code > 0x10FFFF or _CONTROL.match(chr(code)):
+        return "\ufffd"
+    return chr(code)
 
 
-def _spread(text: str, start: float, end: float) -> list[TimedWord]:
-    """Words of a cue with no word timing: share the cue's time in proportion to each word's length."""
-    words = text.split()
+def decode_entities(text: str) -> str:
+    """``text`` with its character references decoded, in one pass: each ``&`` looks at most 33
+    characters ahead for its ``;`` (the longest reference name is 32)."""
+    parts: list[str] = []
+    at = 0
+    while (amp := text.find("&", at)) >= 0:
+        semi = text.find(";", amp + 1, amp + 34)
+        value = _reference(text[amp + 1:semi]) if semi > amp + 1 else None
+        if value is None:
+            parts.append(text[at:amp + 1])
+            at = amp + 1
+            continue
+        parts += [text[at:amp], value]
+        at = semi + 1
+    parts.append(text[at:])
+    return "".join(parts)
+
+
+def _chunks(body: str, start: float, end: float) -> Iterator[tuple[float, str]]:
+    """Cue text as ``(time, text)``: the text between tags with the time it appears. A WebVTT
+    timestamp tag (``<00:00:01.500>``) sets the time of the text after it when it lies inside the cue
+    and after the time before it (a player ignores others); every other tag is dropped unread."""
+    body = _drop(body, "{\\", "}")
+    at, now = 0, start
+    while (lt := body.find("<", at)) >= 0:
+        gt = body.find(">", lt + 1)
+        if gt < 0:
+            break
+        if gt == lt + 1:  # "<>" is text, not a tag
+            yield now, body[at:gt + 1]
+            at = gt + 1
+            continue
+        yield now, body[at:lt]
+        tag = body[lt + 1:gt]
+        if tag[:1].isdigit():
+            stamp = _CLOCK.fullmatch(tag) if len(tag) <= _CLOCK_CHARS else None
+            if stamp is not None:
+                hours, minutes, seconds, fraction = stamp.groups()
+                value = int(hours or 0) * 3600 + int(minutes) * 60 + float(f"{seconds}.{fraction}")
+                now = value if now <= value < end else now
+        at = gt + 1
+    yield now, body[at:]
+
+
+def _breaks_before(text: str) -> bool:
+    return text[:1].isspace() and text[0] not in NO_BREAK_SPACES
+
+
+def _cue_words(body: str, start: float, end: float) -> list[TimedWord]:
+    """The words of a cue's text with their times: from its timestamp tags where it has them (each
+    stretch of words shares the time up to the next stamp), else the cue's time shared out by length."""
+    timed: list[tuple[str, float]] = []
+    glued = False  # the text before ended inside a word (``<b>bo</b>ld`` is one word)
+    for now, chunk in _chunks(body, start, end):
+        text = decode_entities(chunk)
+        words = split_words(text)
+        for n, word in enumerate(words):
+            if n == 0 and glued and timed and not _breaks_before(text):
+                timed[-1] = (timed[-1][0] + word, timed[-1][1])
+            else:
+                timed.append((word, now))
+        if text:
+            glued = bool(words) and not (text[-1].isspace() and text[-1] not in NO_BREAK_SPACES)
+    out: list[TimedWord] = []
+    i = 0
+    while i < len(timed):
+        j = i
+        while j < len(timed) and timed[j][1] == timed[i][1]:
+            j += 1
+        stop = timed[j][1] if j < len(timed) else end
+        out += _spread([word for word, _ in timed[i:j]], timed[i][1], stop)
+        i = j
+    return out
+
+
+def _spread(words: Sequence[str], start: float, end: float) -> list[TimedWord]:
+    """Words sharing one stretch of time: each gets a share in proportion to its length."""
     total = sum(len(w) + 1 for w in words) or 1
     out, t = [], start
     for word in words:
@@ -132,8 +240,8 @@ def _cue(block: Sequence[tuple[int, str]]) -> list[TimedWord]:
         left, right = line[:arrow].split(), line[arrow + 3:].split()
         start = _clock(left[-1] if left else "", number)
         end = _clock(right[0] if right else "", number)  # WebVTT settings may follow the end time
-        body = " ".join(_strip_tags(text).strip() for _, text in block[i + 1:]).strip()
-        return _spread(body, start, end) if body and end > start else []
+        body = " ".join(text.strip() for _, text in block[i + 1:]).strip()
+        return _cue_words(body, start, end) if body and end > start else []
     return []
 
 
@@ -305,10 +413,19 @@ def _stamp(seconds: float) -> str:
 def webvtt(cues: Iterable[tuple[float, float, str]]) -> str:
     """A WebVTT document for ``(start, end, text)`` cues in output time.
 
-    Cue text is one line with ``&``, ``<`` and ``>`` escaped: a word can neither end its cue nor
-    start one (``-->``), nor open a tag in the player."""
+    Cue text is one line, escaped (:func:`escape`): a word can neither end its cue nor start one
+    (``-->``), nor open a tag in the player; reading the file back gives the same words."""
     lines = ["WEBVTT", ""]
     for n, (start, end, text) in enumerate(sorted(cues), start=1):
-        body = clean_word(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        lines += [str(n), f"{_stamp(start)} --> {_stamp(end)}", body, ""]
+        lines += [str(n), f"{_stamp(start)} --> {_stamp(end)}", escape(clean_word(text)), ""]
     return "\n".join(lines)
+
+
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\u00a0": "&nbsp;", "\u200e": "&lrm;",
+                          "\u200f": "&rlm;"})
+
+
+def escape(text: str) -> str:
+    """Cue text for a WebVTT file: ``&``, ``<`` and ``>`` as references, so a word can neither open a
+    tag nor start a cue (``-->``); no-break spaces and direction marks as references, so they are seen."""
+    return text.translate(_ESCAPES)

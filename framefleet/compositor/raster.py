@@ -56,7 +56,7 @@ def _captions(item: VisualItem, plan: Plan, workdir: Path, fonts: Mapping[str, P
     offset = canvas.seconds(item.span.start)
     cue_source = cap.states(item.phrases, "word" if clip.style == "word" else "clean", uppercase=clip.uppercase)
     end = canvas.seconds(min(item.span.end, plan.first + plan.frames))
-    prepared.cues += [(offset + s.start, min(offset + s.end, end), " ".join(s.words))
+    prepared.cues += [(offset + s.start, min(offset + s.end, end), cap.join_words(s.words))
                       for s in cue_source if offset + s.start < end]
     if clip.style == "none" or not pictures:
         return None

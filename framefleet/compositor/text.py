@@ -1,14 +1,23 @@
-"""Rasterising text and caption pictures with Pillow.
+"""Rasterising text and caption pictures with Pillow, in every script.
 
 Text is drawn once per distinct picture (a title, one caption state) into an RGBA PNG; ffmpeg then only
 overlays it. Measured against libass on the benchmark timeline the per-frame cost is the overlay alone,
 and Pillow gives exact control over stroke, boxes and per-word highlight that tests can check by pixel.
 Style sizes are written for a 1080 px short side and multiplied by the canvas ``unit``.
+
+A picture is laid out in four steps, all without drawing (sizes are checked against the pixel cap
+before anything is drawn): each word is split into parts by the font that has its characters
+(:mod:`fonts`: the chosen font, then fontconfig's fallbacks; colour emoji from a bitmap font drawn at
+its one size and scaled); words are cut at the Unicode break opportunities (:mod:`linebreak`: CJK
+between characters) and wrapped to ``max_width``; each line is put in the Unicode bidi order
+(:mod:`bidi`), so a caption highlight travels with its word in right-to-left text; raqm (HarfBuzz)
+shapes each part in its direction when it is drawn.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -17,6 +26,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from framefleet.compositor import bidi, fonts
+from framefleet.compositor.linebreak import attaches, pieces, split_words, unspaced
 from framefleet.errors import BadInput
 
 _FALLBACKS = {
@@ -24,6 +35,8 @@ _FALLBACKS = {
     True: ["/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"],
 }
 _FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".woff", ".woff2")
+
+RGBA = tuple[int, int, int, int]
 
 
 def is_font_file(font: str) -> bool:
@@ -47,16 +60,8 @@ def find_font(font: str, bold: bool = False) -> str:
     raise BadInput(f"no font found for {font!r}; install fonts or give a font file")
 
 
-@functools.lru_cache(maxsize=256)
 def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, size=max(1, size))
-
-
-@functools.lru_cache(maxsize=65_536)
-def _advance(font: ImageFont.FreeTypeFont, text: str) -> float:
-    """A word's width: captions repeat the same words in every state of a phrase, so measuring a
-    thousand states costs one FreeType call per distinct word and font, not one per appearance."""
-    return font.getlength(text)
+    return fonts.load(path, size)
 
 
 def blank(width: int, height: int, *, max_pixels: int) -> Image.Image:
@@ -69,11 +74,12 @@ def blank(width: int, height: int, *, max_pixels: int) -> Image.Image:
 
 @dataclass(frozen=True)
 class Run:
-    """A word and how to draw it."""
+    """A word and how to draw it; ``joined`` words follow the one before with no space (CJK)."""
 
     text: str
     font: ImageFont.FreeTypeFont
-    fill: tuple[int, int, int, int]
+    fill: RGBA
+    joined: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,68 +88,247 @@ class Look:
 
     max_width: int
     stroke_width: int = 0
-    stroke_fill: tuple[int, int, int, int] | None = None
-    background: tuple[int, int, int, int] | None = None
+    stroke_fill: RGBA | None = None
+    background: RGBA | None = None
     padding: int = 0
     align: str = "center"
     line_spacing: float = 1.15
 
 
-def rgba(color: str) -> tuple[int, int, int, int]:
+def rgba(color: str) -> RGBA:
     """``#rrggbbaa`` (the spec model's normal form) → a tuple."""
     value = color.lstrip("#")
     return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16), int(value[6:8] or "ff", 16))
 
 
-def _wrap(paragraphs: Sequence[Sequence[Run]], look: Look) -> list[list[Run]]:
-    """Greedy word wrap to ``max_width``; a word wider than the line gets a line of its own."""
-    room = max(1, look.max_width - 2 * (look.padding + look.stroke_width))
-    lines: list[list[Run]] = []
-    for runs in paragraphs:
-        line: list[Run] = []
-        width = 0.0
-        for run in runs:
-            word = _advance(run.font, run.text)
-            space = _advance(run.font, " ") if line else 0.0
-            if line and width + space + word > room:
-                lines.append(line)
-                line, width, space = [], 0.0, 0.0
-            line.append(run)
-            width += space + word
-        lines.append(line)
+@dataclass(frozen=True)
+class Ink:
+    """A font at the size it is drawn; a colour bitmap font is drawn at its one size and scaled."""
+
+    font: ImageFont.FreeTypeFont
+    scale: float = 1.0
+    color: bool = False
+
+    @functools.cached_property
+    def ascent(self) -> int:
+        return math.ceil(self.font.getmetrics()[0] * self.scale)
+
+    @functools.cached_property
+    def descent(self) -> int:
+        return math.ceil(self.font.getmetrics()[1] * self.scale)
+
+
+@functools.lru_cache(maxsize=1024)
+def _ink(face: fonts.Face, size: int) -> Ink:
+    if face.strike:
+        return Ink(fonts.load(face.path, face.strike, face.index), size / face.strike, True)
+    return Ink(fonts.load(face.path, size, face.index))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _advance(font: ImageFont.FreeTypeFont, text: str, direction: str | None = None,
+             language: str | None = None) -> float:
+    """A part's width: captions repeat the same words in every state of a phrase, so measuring a
+    thousand states costs one FreeType call per distinct word and font, not one per appearance."""
+    if not fonts.shaping():
+        return font.getlength(text)
+    return font.getlength(text, direction=direction, language=language)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parts(text: str, font: ImageFont.FreeTypeFont) -> tuple[tuple[str, Ink], ...]:
+    """``text`` cut where the font that has its characters changes (marks and joiners stay with their
+    character, so an emoji sequence or an accented letter is never split)."""
+    chain = fonts.chain_of(font)
+    cut: list[tuple[str, fonts.Face]] = []
+    current: fonts.Face | None = None
+    start = 0
+    for i, ch in enumerate(text):
+        if current is not None and attaches(ch):
+            continue
+        following = ord(text[i + 1]) if i + 1 < len(text) else 0
+        face = chain.face(ord(ch), following=following, current=current)
+        if face is not current:
+            if current is not None:
+                cut.append((text[start:i], current))
+            current, start = face, i
+    if current is not None:
+        cut.append((text[start:], current))
+    own = Ink(font)
+    return tuple((part, own if face is chain.faces[0] else _ink(face, font.size)) for part, face in cut)
+
+
+def _language(text: str) -> str | None:
+    """The language CJK glyph forms are picked for (one character, many forms): Japanese where kana
+    appear, Korean where Hangul does, Chinese for Han alone."""
+    if text.isascii():
+        return None
+    if any("\u3040" <= ch <= "\u30ff" for ch in text):
+        return "ja"
+    if any("\uac00" <= ch <= "\ud7a3" for ch in text):
+        return "ko"
+    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        return "zh"
+    return None
+
+
+@dataclass(frozen=True)
+class Piece:
+    """An unbreakable piece of a word, with its run and whether a space comes before it."""
+
+    text: str
+    run: int
+    spaced: bool
+    width: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Text drawn in one call: one font, one colour, one direction."""
+
+    text: str
+    ink: Ink
+    fill: RGBA
+    rtl: bool
+    width: float
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Line:
+    segments: tuple[Segment, ...]  # left to right, as drawn
+    ascent: int
+    descent: int
+    width: float
+
+
+def _pieces(runs: Sequence[Run], language: str | None) -> list[Piece]:
+    out = []
+    for n, run in enumerate(runs):
+        for w, word in enumerate(split_words(run.text)):
+            for p, piece in enumerate(pieces(word)):
+                spaced = p == 0 and (w > 0 or (n > 0 and not run.joined))
+                width = sum(_advance(ink.font, part, None, language) * ink.scale
+                            for part, ink in _parts(piece, run.font))
+                out.append(Piece(piece, n, spaced, width))
+    return out
+
+
+def _wrap(pieces_: Sequence[Piece], runs: Sequence[Run], room: float, language: str | None
+          ) -> list[list[Piece]]:
+    """Greedy wrap to ``room`` at break opportunities; a piece wider than the line gets a line of its own."""
+    lines: list[list[Piece]] = []
+    line: list[Piece] = []
+    width = 0.0
+    for piece in pieces_:
+        space = _advance(runs[piece.run].font, " ", None, language) if line and piece.spaced else 0.0
+        if line and width + space + piece.width > room:
+            lines.append(line)
+            line, width, space = [], 0.0, 0.0
+        line.append(piece)
+        width += space + piece.width
+    lines.append(line)
     return lines
+
+
+def _line(line: Sequence[Piece], runs: Sequence[Run], base: int, language: str | None) -> Line:
+    """One wrapped line as segments in visual order (the Unicode bidi order of UAX #9)."""
+    chars: list[tuple[str, Ink, RGBA]] = []
+    for i, piece in enumerate(line):
+        run = runs[piece.run]
+        if piece.spaced and i:
+            chars.append((" ", Ink(run.font), run.fill))
+        for part, ink in _parts(piece.text, run.font):
+            chars += [(ch, ink, run.fill) for ch in part]
+    text = "".join(ch for ch, _, _ in chars)
+    levels = [base] * len(text) if base == 0 and text.isascii() else bidi.levels(text, base)
+    grouped: list[tuple[int, int, int]] = []  # start, end, level
+    for i in range(len(chars)):
+        if grouped and levels[i] == grouped[-1][2] and chars[i][1:] == chars[grouped[-1][0]][1:]:
+            grouped[-1] = (grouped[-1][0], i + 1, levels[i])
+        else:
+            grouped.append((i, i + 1, levels[i]))
+    segments = []
+    for start, end, level in grouped:
+        ink, fill, rtl = chars[start][1], chars[start][2], level % 2 == 1
+        width = _advance(ink.font, text[start:end], "rtl" if rtl else "ltr", language) * ink.scale
+        segments.append(Segment(text[start:end], ink, fill, rtl, width, language))
+    ordered = tuple(segments[i] for i in bidi.visual_order([g[2] for g in grouped]))
+    inks = [s.ink for s in segments]
+    return Line(ordered, max((k.ascent for k in inks), default=0), max((k.descent for k in inks), default=0),
+                sum(s.width for s in segments))
 
 
 @dataclass(frozen=True)
 class Layout:
     """Words placed in lines, measured but not drawn: sizing a thousand caption states costs no pixels."""
 
-    lines: list[list[Run]]
-    metrics: list[tuple[int, int, list[float], list[float], float]]  # ascent, descent, widths, spaces, width
+    lines: list[Line]
     heights: list[int]
     text_width: float
     width: int
     height: int
+    direction: int  # 0 left to right, 1 right to left (of the first paragraph)
 
 
 def layout_runs(paragraphs: Sequence[Sequence[Run]], look: Look) -> Layout:
     """Lay out words in lines (wrapped to ``look.max_width``) and measure the picture they need."""
-    lines = _wrap(paragraphs, look)
+    room = max(1, look.max_width - 2 * (look.padding + look.stroke_width))
+    lines: list[Line] = []
+    direction = -1
+    for runs in paragraphs:
+        joined = " ".join(run.text for run in runs)
+        base, language = bidi.base_level(joined), _language(joined)
+        direction = base if direction < 0 else direction
+        for wrapped in _wrap(_pieces(runs, language), runs, room, language):
+            lines.append(_line(wrapped, runs, base, language))
     stroke, pad = look.stroke_width, look.padding
-    metrics = []
-    for line in lines:
-        fonts = [r.font for r in line]
-        ascent = max((f.getmetrics()[0] for f in fonts), default=0)
-        descent = max((f.getmetrics()[1] for f in fonts), default=0)
-        widths = [_advance(r.font, r.text) for r in line]
-        spaces = [_advance(r.font, " ") for r in line[1:]]
-        metrics.append((ascent, descent, widths, spaces, sum(widths) + sum(spaces)))
-    text_w = max((m[4] for m in metrics), default=0)
-    heights = [round((a + d) * look.line_spacing) if i < len(metrics) - 1 else a + d
-               for i, (a, d, *_rest) in enumerate(metrics)]
+    text_w = max((line.width for line in lines), default=0)
+    heights = [round((ln.ascent + ln.descent) * look.line_spacing) if i < len(lines) - 1
+               else ln.ascent + ln.descent for i, ln in enumerate(lines)]
     width = round(text_w) + 2 * (stroke + pad)
     height = sum(heights) + 2 * (stroke + pad)
-    return Layout(lines, metrics, heights, text_w, max(2, width), max(2, height))
+    return Layout(lines, heights, text_w, max(2, width), max(2, height), max(direction, 0))
+
+
+def _composite(image: Image.Image, picture: Image.Image, left: int, top: int) -> None:
+    """Alpha-composite ``picture`` at ``(left, top)``, the parts outside ``image`` cut off."""
+    box = (max(0, -left), max(0, -top), min(picture.width, image.width - left),
+           min(picture.height, image.height - top))
+    if box[2] > box[0] and box[3] > box[1]:
+        image.alpha_composite(picture, (left + box[0], top + box[1]), box)
+
+
+@functools.lru_cache(maxsize=512)
+def _emoji(cluster: str, ink: Ink, max_pixels: int) -> Image.Image:
+    """One emoji (a sequence: 👩‍💻, 👍🏽, 🇫🇷) drawn in colour at its font's one size, then scaled."""
+    font = ink.font
+    ascent, descent = font.getmetrics()
+    strike = blank(max(1, math.ceil(font.getlength(cluster))), ascent + descent, max_pixels=max_pixels)
+    ImageDraw.Draw(strike).text((0, ascent), cluster, font=font, anchor="ls", embedded_color=True)
+    size = (max(1, round(strike.width * ink.scale)), max(1, round(strike.height * ink.scale)))
+    return strike.resize(size, Image.Resampling.LANCZOS)
+
+
+def _draw_segment(image: Image.Image, segment: Segment, at: tuple[float, float], *, look: Look,
+                  max_pixels: int) -> None:
+    """Draw one segment with its left end at ``x`` and its baseline at ``baseline``."""
+    x, baseline = at
+    ink = segment.ink
+    if ink.color:
+        clusters = pieces(segment.text)
+        cursor = x
+        for cluster in reversed(clusters) if segment.rtl else clusters:
+            picture = _emoji(cluster, ink, max_pixels)
+            _composite(image, picture, round(cursor), round(baseline - ink.font.getmetrics()[0] * ink.scale))
+            cursor += ink.font.getlength(cluster) * ink.scale
+        return
+    shaped = fonts.shaping()
+    ImageDraw.Draw(image).text(
+        (x, baseline), segment.text, font=ink.font, fill=segment.fill, anchor="ls",
+        direction=("rtl" if segment.rtl else "ltr") if shaped else None,
+        language=segment.language if shaped else None,
+        stroke_width=look.stroke_width, stroke_fill=look.stroke_fill or segment.fill)
 
 
 def draw_runs(paragraphs: Sequence[Sequence[Run]], look: Look, *, max_pixels: int,
@@ -160,38 +345,34 @@ def draw_runs(paragraphs: Sequence[Sequence[Run]], look: Look, *, max_pixels: in
         draw.rounded_rectangle([left, top, left + width - 1, top + height - 1], radius=radius,
                                fill=look.background)
     y = top + stroke + pad
-    text_w = layout.text_width
-    for line, (ascent, _descent, widths, spaces, line_w), line_h in zip(layout.lines, layout.metrics,
-                                                                           layout.heights, strict=True):
-        free = text_w - line_w
+    for line, line_h in zip(layout.lines, layout.heights, strict=True):
+        free = layout.text_width - line.width
         x = left + stroke + pad + {"left": 0.0, "right": free}.get(look.align, free / 2)
-        for i, run in enumerate(line):
-            draw.text((x, y + ascent), run.text, font=run.font, fill=run.fill, anchor="ls",
-                      stroke_width=stroke, stroke_fill=look.stroke_fill or run.fill)
-            x += widths[i] + (spaces[i] if i < len(spaces) else 0)
+        for segment in line.segments:
+            _draw_segment(image, segment, (x, y + line.ascent), look=look, max_pixels=max_pixels)
+            x += segment.width
         y += line_h
     return image
 
 
-def text_paragraphs(text: str, *, font_file: str, size: int, fill: tuple[int, int, int, int],
+def text_paragraphs(text: str, *, font_file: str, size: int, fill: RGBA,
                     uppercase: bool = False) -> list[list[Run]]:
     """A text clip's words by paragraph: explicit line breaks kept (every break ``str.splitlines``
-    knows), other white space between words."""
+    knows), other breaking white space between words (a no-break space joins two words)."""
     font = _font(font_file, size)
     body = text.upper() if uppercase else text
-    return [[Run(word, font, fill) for word in para.split()] for para in body.splitlines()] or [[]]
+    return [[Run(word, font, fill) for word in split_words(para)] for para in body.splitlines()] or [[]]
 
 
-def text_image(text: str, *, font_file: str, size: int, fill: tuple[int, int, int, int], look: Look,
+def text_image(text: str, *, font_file: str, size: int, fill: RGBA, look: Look,
                max_pixels: int, uppercase: bool = False) -> Image.Image:
-    """A text clip's picture: explicit newlines kept, long lines wrapped by word."""
+    """A text clip's picture: explicit newlines kept, long lines wrapped at break opportunities."""
     paragraphs = text_paragraphs(text, font_file=font_file, size=size, fill=fill, uppercase=uppercase)
     return draw_runs(paragraphs, look, max_pixels=max_pixels)
 
 
 def caption_image(words: Sequence[str], active: int, *, style: str, font_file: str, size: int,
-                  fill: tuple[int, int, int, int], highlight: tuple[int, int, int, int],
-                  look: Look, max_pixels: int) -> Image.Image:
+                  fill: RGBA, highlight: RGBA, look: Look, max_pixels: int) -> Image.Image:
     """One caption state: ``bold-pop`` enlarges and colours the active word, ``karaoke`` colours the
     words spoken so far, ``word`` and ``clean`` draw plain text."""
     return draw_runs([caption_runs(words, active, style=style, font_file=font_file, size=size, fill=fill,
@@ -199,18 +380,20 @@ def caption_image(words: Sequence[str], active: int, *, style: str, font_file: s
 
 
 def caption_runs(words: Sequence[str], active: int, *, style: str, font_file: str, size: int,
-                 fill: tuple[int, int, int, int], highlight: tuple[int, int, int, int]) -> list[Run]:
-    """The words of one caption state with their fonts and colours (see :func:`caption_image`)."""
+                 fill: RGBA, highlight: RGBA) -> list[Run]:
+    """The words of one caption state with their fonts and colours (see :func:`caption_image`). Words
+    keep their logical order: the highlight follows its word wherever bidi puts it on the line."""
     base = _font(font_file, size)
     pop = _font(font_file, round(size * 1.18))
     runs = []
     for i, word in enumerate(words):
+        joined = i > 0 and unspaced(words[i - 1], word)
         if style == "bold-pop" and i == active:
-            runs.append(Run(word, pop, highlight))
+            runs.append(Run(word, pop, highlight, joined))
         elif style == "karaoke" and active >= 0 and i <= active:
-            runs.append(Run(word, base, highlight))
+            runs.append(Run(word, base, highlight, joined))
         else:
-            runs.append(Run(word, base, fill))
+            runs.append(Run(word, base, fill, joined))
     return runs
 
 
