@@ -606,3 +606,55 @@ def test_sound_cuts_are_read_from_their_source_in_one_pass() -> None:
         "-ss", "28.500000", "-t", "1.566667", "-c:a", "pcm_f32le", "-f", "wav", "/w/sound-0001.wav",
     )
     assert cmd.argv(Path("/w/graph.txt")) == ["ffmpeg", *cmd.args]  # no graph, no script
+
+
+def test_clip_filter_is_one_filter_on_its_layer() -> None:
+    # An 800x600 photo contained in 320x240 fills it: the picture itself. ``blur`` is a gblur whose sigma
+    # follows the frame (12 at a 1080 px short side: 12 * 240 / 1080 = 2.667), after the clip's timing.
+    cmd = compile_spec({"output": {"width": 320, "height": 240, "loudness": None}, "tracks": [
+        {"clips": [{"type": "image", "src": "p.jpg", "length": 1, "filter": "blur", "fit": "contain"}]}]},
+        encoding=GIF, output="/o/out.gif")
+    expected = chain(
+        "[0:v]scale=320:240:flags=bicubic[s0]",
+        "[s0]format=yuv420p[s1]",
+        "[s1]loop=loop=29:size=1:start=0[s2]",
+        "[s2]settb=1/30[s3]",
+        "[s3]setpts=N+0[s4]",
+        "[s4]gblur=sigma=2.667[s5]",
+        "[s5]format=yuv420p[s6]",
+        "[s6]setsar=1[s7]",
+        "[s7]fps=fps=30/1[s8]",
+        "[s8]split=2[s9][s10]",
+        "[s9]palettegen=stats_mode=diff[s11]",
+        "[s10][s11]paletteuse=bayer_scale=3:dither=bayer[s12]",
+    )
+    assert cmd.graph == expected
+
+
+def test_image_output_is_the_one_frame_at_its_time() -> None:
+    # format jpg, at 0.5 s: frame 15 alone (a window of the plan), greyscale as hue=s=0, written by the
+    # image2 muxer as one JPEG (update: a '%d' in the name is not a pattern), full-range 4:2:0.
+    from framefleet.compositor import encoders
+
+    plan = plan_of({"output": {"width": 320, "height": 240, "format": "jpg", "at": 0.5}, "tracks": [
+        {"clips": [{"type": "image", "src": "p.jpg", "length": 1, "filter": "greyscale"}]}]})
+    cmd = graph.compile_command(plan.window(Span(15, 16)), stills={},
+                                encoding=encoders.choose("jpg", "standard", "cpu", 30), output=Path("/o/out.jpg"))
+    expected = chain(
+        "[0:v]scale=320:240:flags=bicubic[s0]",
+        "[s0]format=yuv420p[s1]",
+        "[s1]loop=loop=0:size=1:start=0[s2]",
+        "[s2]settb=1/30[s3]",
+        "[s3]setpts=N+15[s4]",
+        "[s4]hue=s=0[s5]",
+        "[s5]format=yuv420p[s6]",
+        "[s6]setsar=1[s7]",
+        "[s7]fps=fps=30/1[s8]",
+        "[s8]setpts=PTS-STARTPTS[s9]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL, "-f", "jpeg_pipe", "-protocol_whitelist", "file", "-i", "/m/p.jpg", "-filter_complex", expected,
+        "-map", "[s9]", "-f", "image2", "-frames:v", "1", "-pix_fmt", "yuvj420p", "-q:v", "2", "-update", "1",
+        "-vcodec", "mjpeg", "/o/out.jpg",
+    )
