@@ -45,6 +45,8 @@ class Output:
     #: generated text, shown inline as ``result.text``
     text: str | None = None
     language: str | None = None
+    #: the model that did the work, when the provider chose it (a default)
+    model: str | None = None
 
 
 @dataclass(frozen=True)

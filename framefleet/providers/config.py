@@ -136,7 +136,8 @@ def load_providers(path: Path, environ: Mapping[str, str]) -> ProvidersFile:
         text = raw.decode()
         data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise BadInput(f"{where}: the providers file is not valid {path.suffix.lstrip('.') or 'TOML'}: "
+        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+        raise BadInput(f"{where}: the providers file is not valid {kind}: "
                        f"{str(exc)[:200]}") from None
     if not isinstance(data, dict):
         raise BadInput(f"{where}: the providers file must hold one table per generation type")

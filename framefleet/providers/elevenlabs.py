@@ -67,7 +67,8 @@ class ElevenLabsProvider:
         output_format, kind = _FORMATS[fmt]
         key = request.config.api_key
         http = ProviderHTTP(request.config, cancel=request.cancel, headers={"xi-api-key": key} if key else {})
-        body: dict[str, Any] = {"text": text, "model_id": request.model or "eleven_multilingual_v2"}
+        model = request.model or "eleven_multilingual_v2"
+        body: dict[str, Any] = {"text": text, "model_id": model}
         if request.option("language"):
             body["language_code"] = request.option("language")
         data = http.json("POST", f"/text-to-speech/{voice}/with-timestamps?output_format={output_format}", body)
@@ -85,7 +86,8 @@ class ElevenLabsProvider:
             path.write_bytes(_wav(audio, 44100))
         else:
             path.write_bytes(audio)
-        return Output(path=path, content_type=kind, usage={"characters": len(text)}, words=words)
+        return Output(path=path, content_type=kind, usage={"characters": len(text)}, words=words,
+                      model=model)
 
 
 def _wav(pcm: bytes, rate: int) -> bytes:

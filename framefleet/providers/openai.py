@@ -49,7 +49,10 @@ class OpenAIProvider:
     def run(self, request: Request) -> Output | Pending:
         handler = {"speech_from_text": self._speech, "captions": self._captions, "image_from_text": self._image,
                    "text": self._text, "video_from_text": self._video, "video_from_image": self._video}
-        return handler[request.type](request)
+        done = handler[request.type](request)
+        if isinstance(done, Output):
+            done.model = self.model(request)
+        return done
 
     def cancel(self, request: Request) -> None:
         video = (request.state or {}).get("id")

@@ -168,7 +168,8 @@ def _generate(rt: Runtime, job: Job, watch: Watch, work: Path) -> tuple[dict[str
         return None
     watch.progress("render", 1.0)
     # recorded as soon as the provider has done the work: it was consumed even if storing it fails
-    usage: dict[str, Any] = {"provider": config.provider, "model": request.model or _local_model(config, job.type)}
+    usage: dict[str, Any] = {"provider": config.provider, "model": done.model or request.model
+                             or _local_model(config, job.type)}
     usage.update(done.usage)
     rt.store.update(job.id, usage=usage)
     result = _store(rt, job, work, done, watch)
