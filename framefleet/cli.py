@@ -84,15 +84,16 @@ def _terminate_on_sigterm() -> None:
 def cmd_render(args: argparse.Namespace) -> int:
     from framefleet.compositor.render import render
     from framefleet.compositor.shotstack import at_edit_paths, native
-    from framefleet.compositor.spec import load_spec
+    from framefleet.compositor.validate import load_checked
     from framefleet.config import Settings
     from framefleet.console import ProgressBar
 
     settings = Settings.from_env()
     raw, edit = native(_read_spec(args.spec, settings.limits), limits=settings.limits)
-    with at_edit_paths(edit):
-        spec = load_spec(raw, limits=settings.limits)
     base_dir = Path.cwd() if args.spec == "-" else Path(args.spec).resolve().parent
+    with at_edit_paths(edit):
+        # an invalid spec is refused with its sources' problems too, all in one message
+        spec = load_checked(raw, settings=settings, base_dir=base_dir)
     output = _output_path(args.output, args.spec, spec.output.format)
     bar = ProgressBar(enabled=not args.quiet)
     try:

@@ -6,6 +6,7 @@ changes between check and use (rebinding) or a redirect to an internal host is r
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
@@ -23,6 +24,21 @@ def address_allowed(ip: str) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     return bool(address.is_global) and not address.is_multicast
+
+
+def refused_by_form(host: str, *, allow_private: bool) -> str | None:
+    """Why ``host`` is refused, judged from its name alone (no DNS), or None: a metadata name,
+    ``localhost``, or a literal address that is not public. ``validate`` uses it to say a URL is
+    refused without fetching it; a fetch still checks the address it really dials."""
+    name = host.lower().rstrip(".")
+    if allow_private:
+        return None
+    if name in _METADATA_HOSTS:
+        return f"host {host!r} is not allowed"
+    private = name == "localhost" or name.endswith(".localhost")
+    with contextlib.suppress(ValueError):  # a name, not an address: only a fetch can tell where it leads
+        private = private or not address_allowed(name.strip("[]"))
+    return f"host {host!r} resolves to a private or reserved address, which is not allowed" if private else None
 
 
 def resolve(host: str, port: int, *, allow_private: bool) -> list[tuple[int, str]]:

@@ -373,12 +373,11 @@ def apply_merge(raw: Any, merge: dict[str, Any], path: str = "", *, budget: int 
     return walk(raw, path), problems
 
 
-def load_spec(raw: Any, *, limits: Limits | None = None) -> RenderSpec:
-    """Validate a parsed JSON document; raise :class:`SpecError` listing every problem.
-
-    The document is checked first (:func:`~framefleet.compositor.jsonload.check_document`: depth, size,
-    finite numbers, valid Unicode), so every way in (CLI, client, queue) refuses the same hostile input."""
-    limits = limits or Limits()
+def merged(raw: Any, *, limits: Limits) -> tuple[dict[str, Any], list[Problem]]:
+    """The document checked (:func:`~framefleet.compositor.jsonload.check_document`) and its merge
+    fields filled, with the problems merging found. Raises :class:`SpecError` for a document that is
+    no render spec at all (hostile, or not an object). ``validate`` reads sources from this when the
+    spec itself is invalid, so they are checked in the same run."""
     check_document(raw, limits=limits)
     if not isinstance(raw, dict):
         raise SpecError([Problem("", "a render spec is a JSON object")])
@@ -391,7 +390,16 @@ def load_spec(raw: Any, *, limits: Limits | None = None) -> RenderSpec:
     # copied into every placeholder first (500 clips x one 20,000-word list)
     scalars = {k: v for k, v in merge.items() if isinstance(v, str | int | float | bool)}
     doc, merge_problems = apply_merge(raw, scalars, budget=limits.max_spec_bytes)
-    problems += merge_problems
+    return doc, problems + merge_problems
+
+
+def load_spec(raw: Any, *, limits: Limits | None = None) -> RenderSpec:
+    """Validate a parsed JSON document; raise :class:`SpecError` listing every problem.
+
+    The document is checked first (:func:`~framefleet.compositor.jsonload.check_document`: depth, size,
+    finite numbers, valid Unicode), so every way in (CLI, client, queue) refuses the same hostile input."""
+    limits = limits or Limits()
+    doc, problems = merged(raw, limits=limits)
     try:
         spec = RenderSpec.model_validate(doc)
     except ValidationError as exc:
