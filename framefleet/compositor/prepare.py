@@ -69,6 +69,8 @@ def fetch_all(spec: RenderSpec, fetcher: Fetcher, *, cancel: Flag | None = None)
             files[src] = fetcher.fetch(src)
         except FetchError as exc:
             problems += [Problem(p, exc.message) for p in paths]
+        except ValueError:  # a NUL in a path, a malformed IPv6 host
+            problems += [Problem(p, "is not a valid path or URL") for p in paths]
     if problems:
         problems += media_problems(spec, files, fetcher.settings, cancel=cancel or fetcher.cancel)
         raise SpecError(problems)

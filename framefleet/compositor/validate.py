@@ -33,6 +33,7 @@ from framefleet.errors import BadInput, FetchError, Problem, SpecError
 #: What a source is used as, by the clip ``type`` (or ``soundtrack``/``font``) at a JSON path.
 MEDIA_USES = frozenset({"video", "image", "audio", "soundtrack"})
 _SOURCE: TypeAdapter[str] = TypeAdapter(Source)
+NOT_A_SOURCE = "is not a valid path or URL"
 
 
 @dataclass
@@ -162,6 +163,8 @@ def check_sources(uses: Uses, *, fetcher: Fetcher, settings: Settings) -> Checke
                 cap.load_file(file, limits=settings.limits)
         except BadInput as exc:  # FetchError, BadMedia, a captions file that cannot be read
             checked.problems += [Problem(path, exc.message) for path, _ in where]
+        except ValueError:  # a NUL in a path, a malformed IPv6 host: nothing a file or URL can be
+            checked.problems += [Problem(path, NOT_A_SOURCE) for path, _ in where]
     return checked
 
 

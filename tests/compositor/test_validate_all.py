@@ -127,3 +127,13 @@ def test_render_fetch_reports_missing_and_undecodable_sources_together(media: Pa
                      "tracks[0].clips[1].src": "corrupt.mp4 cannot be decoded",
                      "tracks[0].clips[2].src": "notes.txt cannot be decoded"}
     assert exc.value.code == "bad_input"
+
+
+@pytest.mark.parametrize("src", ["a\x00b.mp4", "http://[zz/a.mp4"])
+def test_a_source_no_file_or_url_can_be_is_a_problem_not_a_crash(media: Path, settings: Settings, src: str) -> None:
+    raw = spec({"type": "video", "src": src, "length": 1})
+    for check in (lambda: validate_local(raw, settings=settings, base_dir=media),
+                  lambda: fetch_all(load_spec(raw), Fetcher(settings, base_dir=media))):
+        with pytest.raises(SpecError) as exc:
+            check()
+        assert problems(exc) == {"tracks[0].clips[0].src": "is not a valid path or URL"}
