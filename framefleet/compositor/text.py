@@ -299,6 +299,22 @@ def _composite(image: Image.Image, picture: Image.Image, left: int, top: int) ->
         image.alpha_composite(picture, (left + box[0], top + box[1]), box)
 
 
+#: No emoji sequence (family, flag, keycap, skin tone) is longer than this many code points.
+_LONGEST_EMOJI = 16
+
+
+def _clusters(text: str) -> list[str]:
+    """The emoji of a colour segment, each with its joiners, modifiers and selectors; a chain of joiners
+    longer than any real sequence is cut, so no strike picture grows with the customer's text."""
+    out: list[str] = []
+    for cluster in pieces(text):
+        while len(cluster) > _LONGEST_EMOJI:
+            out.append(cluster[:_LONGEST_EMOJI])
+            cluster = cluster[_LONGEST_EMOJI:]
+        out.append(cluster)
+    return out
+
+
 @functools.lru_cache(maxsize=512)
 def _emoji(cluster: str, ink: Ink, max_pixels: int) -> Image.Image:
     """One emoji (a sequence: 👩‍💻, 👍🏽, 🇫🇷) drawn in colour at its font's one size, then scaled."""
@@ -316,7 +332,7 @@ def _draw_segment(image: Image.Image, segment: Segment, at: tuple[float, float],
     x, baseline = at
     ink = segment.ink
     if ink.color:
-        clusters = pieces(segment.text)
+        clusters = _clusters(segment.text)
         cursor = x
         for cluster in reversed(clusters) if segment.rtl else clusters:
             picture = _emoji(cluster, ink, max_pixels)
