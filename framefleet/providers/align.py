@@ -83,8 +83,20 @@ def spread(written: Sequence[str], start: float, end: float) -> list[Word]:
     return out
 
 
-def _place(written: Sequence[str], known: list[int], timed: list[Word], end_of_audio: float) -> list[Word]:
-    """Every written word with a time: aligned ones as aligned, the others between their neighbours."""
+def _loud_frames(samples: bytes) -> Any:
+    import numpy as np
+
+    data = np.frombuffer(samples[: len(samples) // 2 * 2], dtype="<i2").astype(np.float32)
+    frame = SAMPLE_RATE // 100
+    count = len(data) // frame
+    rms = np.sqrt((data[: count * frame].reshape(count, frame) ** 2).mean(axis=1)) if count else np.zeros(0)
+    return rms > 0.02 * 32768
+
+
+def _place(written: Sequence[str], known: list[int], timed: list[Word], end_of_audio: float,
+           loud: Any = None) -> list[Word]:
+    """Every written word with a time: aligned ones as aligned, the others between their neighbours,
+    starting where the sound starts again after a pause (``loud``: one flag per 10 ms)."""
     times: list[tuple[float, float] | None] = [None] * len(written)
     for index, word in zip(known, timed, strict=True):
         times[index] = (word.start, word.end)
@@ -101,6 +113,11 @@ def _place(written: Sequence[str], known: list[int], timed: list[Word], end_of_a
             j += 1
         before = out[-1].end if out else 0.0
         after = times[j][0] if j < len(written) else end_of_audio  # type: ignore[index]
+        if loud is not None:  # skip the pause: unaligned words start with the next sound
+            frame = int(before * 100)
+            while frame < len(loud) and frame < after * 100 and not loud[frame]:
+                frame += 1
+            before = max(before, min(frame / 100, after - _MIN_WORD * (j - i)))
         need = _MIN_WORD * (j - i)
         if after - before < need and out:  # no gap: share the previous word's time
             previous = out.pop()
@@ -136,11 +153,13 @@ def number_words(value: int) -> list[str]:
 
 
 def letters_to_phones(word: str) -> str:
-    phones, i = [], 0
+    phones: list[str] = []
+    i = 0
     while i < len(word):
         for letters, sound in _GRAPHEMES:
             if word.startswith(letters, i):
-                phones.append(sound)
+                if not phones or phones[-1] != sound:  # "ll", "ss": one sound
+                    phones.append(sound)
                 i += len(letters)
                 break
         else:
@@ -164,20 +183,69 @@ def _tokens(decoder: Any, word: str) -> list[str]:
     return [token]
 
 
+def _runs(loud: Any, pause: float = 0.2) -> list[tuple[float, float]]:
+    """Spans of sound separated by at least ``pause`` seconds of quiet."""
+    runs: list[tuple[float, float]] = []
+    start = end = None
+    for i, is_loud in enumerate(loud):
+        if not is_loud:
+            continue
+        if start is None or end is None or i - end > pause * 100:
+            if start is not None and end is not None:
+                runs.append((start / 100, (end + 1) / 100))
+            start = i
+        end = i
+    if start is not None and end is not None:
+        runs.append((start / 100, (end + 1) / 100))
+    return runs
+
+
+def _sentences(written: Sequence[str]) -> list[list[str]]:
+    out: list[list[str]] = [[]]
+    for word in written:
+        out[-1].append(word)
+        if word.endswith((".", "!", "?", ";", ":")):
+            out.append([])
+    return [s for s in out if s]
+
+
 def align(samples: bytes, script: str, *, cancel: Flag) -> list[Word]:
-    """The words of ``script`` with the times they are spoken in ``samples`` (16 kHz mono s16le)."""
+    """The words of ``script`` with the times they are spoken in ``samples`` (16 kHz mono s16le).
+
+    The whole script is aligned at once; when that leaves words unplaced and the sound falls into as
+    many runs (between pauses) as the script has sentences, each sentence is aligned within its run,
+    which is both faster on long audio and robust to a word the aligner cannot follow."""
     written = [w for w in script.split() if w]
+    words, complete = _align(samples, written, cancel)
+    if complete:
+        return words
+    sentences = _sentences(written)
+    runs = _runs(_loud_frames(samples))
+    if len(sentences) < 2 or len(runs) != len(sentences):
+        return words
+    out: list[Word] = []
+    for sentence, (start, end) in zip(sentences, runs, strict=True):
+        lo = max(0.0, start - 0.05)
+        piece = samples[int(lo * SAMPLE_RATE) * 2: int((end + 0.05) * SAMPLE_RATE) * 2]
+        placed, _ = _align(piece, sentence, cancel)
+        out += [Word(w.text, w.start + lo, w.end + lo) for w in placed]
+    return out
+
+
+def _align(samples: bytes, written: list[str], cancel: Flag) -> tuple[list[Word], bool]:
+    """(every written word timed, whether the aligner placed all of them)."""
     if not written:
-        return []
+        return [], True
     span = speech_span(samples)
     tokens = [_tokens(_decoder(lm=None), w) for w in written]
     known = [i for i, t in enumerate(tokens) if t]
     if not known:
-        return spread(written, *span)
+        return spread(written, *span), False
     expected = sum(len(tokens[i]) for i in known)
-    segments: list[Word] = []
-    # pocketsphinx's default beams lose the path on some long words or pauses, wide ones on others: the
-    # first that places every token wins; none does when the script does not match (spread, not guess)
+    best: list[Word] = []
+    # pocketsphinx's default beams lose the path on some long words or pauses, wide ones on others; when
+    # none places every token (a made-up pronunciation, a script that drifts from the audio), the longest
+    # aligned beginning is kept and the rest is placed in the sound after it
     for beams in ({}, {"beam": 1e-80, "pbeam": 1e-80, "wbeam": 1e-70}):
         decoder = _decoder(lm=None, **beams)
         for i in known:
@@ -188,16 +256,22 @@ def align(samples: bytes, script: str, *, cancel: Flag) -> list[Word]:
             segments = _segments(decoder)
         except RuntimeError:
             segments = []
-        if len(segments) == expected:
+        if len(segments) > len(best):
+            best = segments
+        if len(best) == expected:
             break
-    else:
-        return spread(written, *span)
-    timed, at = [], 0
+    timed, aligned, at = [], [], 0
     for i in known:  # a written word spans its tokens ("2024" is four of them)
-        first, last = segments[at], segments[at + len(tokens[i]) - 1]
+        if at + len(tokens[i]) > len(best):
+            break
+        first, last = best[at], best[at + len(tokens[i]) - 1]
         timed.append(Word(written[i], first.start, last.end))
+        aligned.append(i)
         at += len(tokens[i])
-    return _place(written, known, timed, len(samples) / 2 / SAMPLE_RATE)
+    if not timed:
+        return spread(written, *span), False
+    placed = _place(written, aligned, timed, max(span[1], timed[-1].end), _loud_frames(samples))
+    return placed, len(aligned) == len(known)
 
 
 def transcribe(samples: bytes, *, cancel: Flag) -> list[Word]:

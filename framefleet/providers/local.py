@@ -29,29 +29,28 @@ SAMPLE_RATE = 16_000
 
 def run_process(cmd: list[str], *, cancel: Flag, timeout: float, stdin: bytes | None = None) -> bytes:
     """Run a tool in its own process group; killed on cancel or time-out. Returns stdout; raises on failure."""
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        if stdin is not None and proc.stdin is not None:
-            proc.stdin.write(stdin)
-            proc.stdin.close()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                out, err = proc.communicate(timeout=0.1)
-                break
-            except subprocess.TimeoutExpired:
-                if cancel.is_set():
-                    raise Canceled("the job was canceled") from None
-                if time.monotonic() > deadline:
-                    raise ProviderError(f"{Path(cmd[0]).name} took longer than {timeout:.0f} s") from None
-        if proc.returncode != 0:
-            raise ProviderError(f"{Path(cmd[0]).name} failed", detail=err.decode(errors="replace")[-500:])
-        return out
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True) as proc:
+        try:
+            deadline = time.monotonic() + timeout
+            pending = stdin
+            while True:
+                try:
+                    out, err = proc.communicate(pending, timeout=0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    pending = None  # communicate keeps what it has not written yet
+                    if cancel.is_set():
+                        raise Canceled("the job was canceled") from None
+                    if time.monotonic() > deadline:
+                        raise ProviderError(f"{Path(cmd[0]).name} took longer than {timeout:.0f} s") from None
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    if proc.returncode != 0:
+        raise ProviderError(f"{Path(cmd[0]).name} failed", detail=err.decode(errors="replace")[-500:])
+    return out
 
 
 def pcm16k(request: Request, src: Path) -> bytes:
