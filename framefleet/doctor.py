@@ -57,6 +57,7 @@ def checks(settings: Settings) -> list[Check]:
         out.append(Check("fonts", True, f"default {font}; {families} families installed"))
     except Exception as exc:  # any failure here is the answer the user needs
         out.append(Check("fonts", False, str(exc)))
+    out += script_checks()
     out += fleet_checks(settings)
     try:
         settings.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -65,6 +66,20 @@ def checks(settings: Settings) -> list[Check]:
         out.append(Check("cache dir", True, str(settings.cache_dir)))
     except OSError as exc:
         out.append(Check("cache dir", False, f"{settings.cache_dir}: {exc.strerror}"))
+    return out
+
+
+def script_checks() -> list[Check]:
+    """Whether text in each script is drawn with a real font rather than boxes, whatever font a spec
+    names: fontconfig's fallback chain (informational: renders work, the script shows as boxes)."""
+    from pathlib import Path
+
+    from framefleet.compositor.fonts import script_faces
+
+    out = []
+    for script, face, package in script_faces():
+        detail = (Path(face.path).name if face else f"no font: drawn as boxes; install {package}")
+        out.append(Check(f"font {script}", face is not None, detail, required=False))
     return out
 
 

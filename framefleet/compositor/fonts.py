@@ -165,3 +165,26 @@ def load(path: str, size: int, index: int = 0) -> ImageFont.FreeTypeFont:
     """A font file at a pixel size, laid out by raqm where Pillow has it."""
     engine = ImageFont.Layout.RAQM if shaping() else ImageFont.Layout.BASIC
     return ImageFont.truetype(path, size=max(1, size), index=index, layout_engine=engine)
+
+
+#: A character of each script the fallback chain must draw, and the Debian package that has a font for it.
+SCRIPTS = (
+    ("emoji", "\U0001f525", "fonts-noto-color-emoji"),
+    ("CJK", "\u8a9e", "fonts-noto-cjk"),
+    ("Arabic", "\u0639", "fonts-noto-core"),
+    ("Hebrew", "\u05e9", "fonts-noto-core"),
+    ("Devanagari", "\u0915", "fonts-noto-core"),
+    ("Thai", "\u0e01", "fonts-noto-core"),
+)
+
+
+def script_faces() -> list[tuple[str, Face | None, str]]:
+    """For each script of :data:`SCRIPTS`: the fallback face that draws it for a font that lacks it
+    (None where no font does, or emoji only in black and white), and the package to install for it."""
+    faces = fallbacks(False)
+    out: list[tuple[str, Face | None, str]] = []
+    for name, sample, package in SCRIPTS:
+        face = Chain(faces).face(ord(sample)) if faces else None
+        usable = face is not None and ord(sample) in face.coverage and (face.color or name != "emoji")
+        out.append((name, face if usable else None, package))
+    return out

@@ -3,10 +3,13 @@ caption highlights in right-to-left text, and sizes measured without drawing equ
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
+from framefleet import doctor
 from framefleet.compositor import fonts
 from framefleet.compositor.text import (
     Look,
@@ -151,3 +154,34 @@ def test_chinese_caption_words_join_without_spaces() -> None:
     joined = _caption(["我们", "今天", "很好"], -1, "clean")
     assert joined.width == _caption(["我们今天很好"], -1, "clean").width
     assert _caption(["one", "two"], -1, "clean").width > _caption(["onetwo"], -1, "clean").width
+
+
+def test_doctor_names_the_font_for_each_script_and_the_package_when_one_is_missing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    checks = {c.name: c for c in doctor.script_checks()}
+    assert all(checks[f"font {name}"].ok for name, _, _ in fonts.SCRIPTS)
+    assert checks["font emoji"].detail == "NotoColorEmoji.ttf" and "CJK" in checks["font CJK"].detail
+    # a machine with DejaVu alone: fontconfig itself, given a configuration that knows only that folder
+    conf = tmp_path / "fonts.conf"
+    conf.write_text(f"<?xml version='1.0'?><fontconfig><dir>{Path(REGULAR).parent}</dir>"
+                    f"<cachedir>{tmp_path / 'cache'}</cachedir></fontconfig>")
+    monkeypatch.setenv("FONTCONFIG_FILE", str(conf))
+    fonts.fallbacks.cache_clear()
+    try:
+        bare = {c.name: c for c in doctor.script_checks()}
+    finally:
+        monkeypatch.undo()
+        fonts.fallbacks.cache_clear()
+    assert not bare["font emoji"].ok and "install fonts-noto-color-emoji" in bare["font emoji"].detail
+    assert not bare["font CJK"].ok and "install fonts-noto-cjk" in bare["font CJK"].detail
+    assert not bare["font Thai"].ok and bare["font Hebrew"].ok  # DejaVu has Hebrew
+    assert all(not c.required for c in bare.values())
+
+
+def test_every_install_route_installs_the_script_fonts() -> None:
+    root = Path(__file__).resolve().parents[2]
+    packages = {package for _, _, package in fonts.SCRIPTS}
+    make = (root / "Makefile").read_text()
+    system = make[make.index("SYSTEM_PACKAGES :="):make.index("TEST_PACKAGES :=")]
+    for text in (system, (root / "deploy/Dockerfile").read_text(), (root / "deploy/Dockerfile.gpu").read_text()):
+        assert packages <= set(text.replace("\\", " ").split())
