@@ -308,10 +308,7 @@ def _clusters(text: str) -> list[str]:
     longer than any real sequence is cut, so no strike picture grows with the customer's text."""
     out: list[str] = []
     for cluster in pieces(text):
-        while len(cluster) > _LONGEST_EMOJI:
-            out.append(cluster[:_LONGEST_EMOJI])
-            cluster = cluster[_LONGEST_EMOJI:]
-        out.append(cluster)
+        out += [cluster[i:i + _LONGEST_EMOJI] for i in range(0, len(cluster), _LONGEST_EMOJI)]
     return out
 
 
