@@ -59,6 +59,9 @@ def checks(settings: Settings) -> list[Check]:
         out.append(Check("fonts", False, str(exc)))
     out += script_checks()
     out += fleet_checks(settings)
+    from framefleet.providers.health import provider_checks  # generation providers: configured, answering
+
+    out += [Check(name, ok, detail, required=False) for name, ok, detail in provider_checks(settings)]
     try:
         settings.cache_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=settings.cache_dir):
