@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # Noto fonts are the fallback chain for text in every script: colour emoji, CJK, and (core) Arabic,
 # Hebrew, Devanagari, Thai and the other scripts Noto covers.
 SYSTEM_PACKAGES := ffmpeg fontconfig fonts-dejavu-core fonts-liberation2 fonts-noto-core fonts-noto-cjk \
-    fonts-noto-color-emoji
+    fonts-noto-color-emoji espeak-ng
 TEST_PACKAGES := redis-server prometheus rabbitmq-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXAMPLES := explainer montage product_ad
