@@ -3,6 +3,7 @@ caption highlights in right-to-left text, and sizes measured without drawing equ
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,8 @@ import pytest
 from PIL import Image
 
 from framefleet import doctor
-from framefleet.compositor import fonts
+from framefleet.compositor import bidi, fonts, measure
+from framefleet.compositor.spec import CaptionsClip, load_spec
 from framefleet.compositor.text import (
     Look,
     Run,
@@ -21,6 +23,7 @@ from framefleet.compositor.text import (
     text_image,
     text_paragraphs,
 )
+from framefleet.config import Limits
 
 WHITE, RED, GREEN, YELLOW = (255, 255, 255, 255), (255, 0, 0, 255), (0, 255, 0, 255), (255, 220, 0, 255)
 CAP = 4 * 3840 * 2160
@@ -185,3 +188,13 @@ def test_every_install_route_installs_the_script_fonts() -> None:
     system = make[make.index("SYSTEM_PACKAGES :="):make.index("TEST_PACKAGES :=")]
     for text in (system, (root / "deploy/Dockerfile").read_text(), (root / "deploy/Dockerfile.gpu").read_text()):
         assert packages <= set(text.replace("\\", " ").split())
+
+
+def test_the_world_captions_example_is_valid_and_holds_emoji_and_rtl() -> None:
+    root = Path(__file__).resolve().parents[2]
+    spec = load_spec(json.loads((root / "examples/captions_world.json").read_text(encoding="utf-8")))
+    words = " ".join(w.text for _, clip in spec.clips() if isinstance(clip, CaptionsClip) for w in clip.words or [])
+    assert any(0x1F300 <= ord(ch) <= 0x1FAFF for ch in words)
+    assert bidi.base_level("مرحبا") == 1 and "مرحبا" in words and "שלום" in words
+    assert list(measure.spec_problems(spec, Limits())) == []
+    assert "captions_world" in (root / "Makefile").read_text().split("EXAMPLES :=", 1)[1].splitlines()[0]
