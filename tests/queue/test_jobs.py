@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -143,3 +144,21 @@ def test_job_fields_have_documented_limits() -> None:
             check_fields(**fields, limits=limits)
         assert caught.value.problems[0].path.startswith(path), (change, caught.value.problems)
         assert caught.value.message.startswith("invalid job: ")
+
+
+def test_generation_usage_is_summed_by_type_and_provider(store: JobStore) -> None:
+    consumed = [("speech_from_text", {"provider": "openai", "model": "tts-1", "characters": 120}),
+                ("speech_from_text", {"provider": "openai", "model": "tts-1", "characters": 30}),
+                ("speech_from_text", {"provider": "local", "model": "espeak-ng", "characters": 5}),
+                ("captions", {"provider": "local", "model": "pocketsphinx", "audio_seconds": 12.25})]
+    for kind, usage in consumed:
+        j, _ = store.create(replace(job(), type=kind))
+        store.start(j.id)
+        store.update(j.id, usage=usage)
+        done = store.finish(j.id, "completed")
+        assert done is not None and done.public()["usage"] == usage
+    store.create(replace(job(tenant="globex"), type="text"))
+    assert store.usage(tenant="acme")["generation"] == {
+        "speech_from_text": {"openai": {"jobs": 2, "characters": 150}, "local": {"jobs": 1, "characters": 5}},
+        "captions": {"local": {"jobs": 1, "audio_seconds": 12.25}}}
+    assert store.usage(tenant="globex")["generation"] == {}

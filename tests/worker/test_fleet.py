@@ -211,7 +211,8 @@ def test_generation_jobs(fleet_env: dict[str, str], workers: list[Worker], media
         missing = c.wait(c.submit({"prompt": "a lake"}, type="image_from_text")["id"], timeout=60)
     assert stored["status"] == "completed" and stored["result"]["content_type"] == "image/png"
     assert missing["status"] == "failed"
-    assert missing["error"] == {"code": "provider_error", "message": "no provider configured for image_from_text"}
+    assert missing["error"]["code"] == "provider_error"
+    assert missing["error"]["message"].startswith("no provider configured for image_from_text")
 
 
 def test_worker_survives_a_redis_restart(fleet_env: dict[str, str], workers: list[Worker], media: Path,
