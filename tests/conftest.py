@@ -3,11 +3,8 @@ servers (Redis, moto's S3, a webhook receiver) and worker subprocesses."""
 
 from __future__ import annotations
 
-import http.server
-import json
 import os
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +13,7 @@ import pytest
 from PIL import Image
 
 from framefleet.config import Settings
-from tests.fleettools import SECRET, Receiver, RedisServer, Worker, free_port, verify
+from tests.fleettools import SECRET, Receiver, RedisServer, Worker, free_port, receiver_server
 from tests.mediatools import ffmpeg
 
 
@@ -101,31 +98,8 @@ def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture()
 def receiver() -> Iterator[Receiver]:
-    state = Receiver(url="")
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            state.attempts += 1
-            if not verify(SECRET, body, self.headers.get("X-Framefleet-Signature", "t=0,v1=x")):
-                state.bad_signatures += 1
-                self.send_response(400)
-            elif state.attempts <= state.fail_first:
-                self.send_response(500)
-            else:
-                state.events.append(json.loads(body))
-                self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with receiver_server() as state:
+        yield state
 
 
 @pytest.fixture()

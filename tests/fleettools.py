@@ -4,13 +4,17 @@ The fixtures that start them live in ``tests/conftest.py``."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import http.server
+import json
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +85,39 @@ class Receiver:
         while len(self.events) < count and time.monotonic() < deadline:
             time.sleep(0.05)
         return self.events
+
+
+@contextlib.contextmanager
+def receiver_server() -> Iterator[Receiver]:
+    """A webhook endpoint on a free port that checks signatures as customers are told to, and can fail the
+    first ``fail_first`` deliveries."""
+    state = Receiver(url="")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            state.attempts += 1
+            if not verify(SECRET, body, self.headers.get("X-Framefleet-Signature", "t=0,v1=x")):
+                state.bad_signatures += 1
+                self.send_response(400)
+            elif state.attempts <= state.fail_first:
+                self.send_response(500)
+            else:
+                state.events.append(json.loads(body))
+                self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 class Worker:
