@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -104,7 +105,7 @@ def fallbacks(bold: bool) -> tuple[Face, ...]:
 
 @functools.lru_cache(maxsize=128)
 def _coverage(path: str, index: int) -> Coverage:
-    listing = _run(["fc-query", "--index", str(index), "--format", "%{charset}", path])
+    listing = _run(["fc-query", "--index", str(index), "--format", "%{charset}", os.path.abspath(path)])
     return parse_charset(listing) if listing.strip() else Coverage(everything=True)
 
 

@@ -120,9 +120,16 @@ class Ink:
 
 @functools.lru_cache(maxsize=1024)
 def _ink(face: fonts.Face, size: int) -> Ink:
-    if face.strike:
-        return Ink(fonts.load(face.path, face.strike, face.index), size / face.strike, True)
-    return Ink(fonts.load(face.path, size, face.index))
+    """A fallback face at ``size``. A colour font that has outlines (COLR) is drawn at ``size``; one
+    with bitmaps only (CBDT: Noto Color Emoji) refuses other sizes and is drawn at its strike."""
+    if not face.color:
+        return Ink(fonts.load(face.path, size, face.index))
+    try:
+        return Ink(fonts.load(face.path, size, face.index), 1.0, True)
+    except OSError:
+        if not face.strike:
+            raise
+    return Ink(fonts.load(face.path, face.strike, face.index), size / face.strike, True)
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -155,7 +162,13 @@ def _parts(text: str, font: ImageFont.FreeTypeFont) -> tuple[tuple[str, Ink], ..
     if current is not None:
         cut.append((text[start:], current))
     own = Ink(font)
-    return tuple((part, own if face is chain.faces[0] else _ink(face, font.size)) for part, face in cut)
+    out = []
+    for part, face in cut:
+        try:
+            out.append((part, own if face is chain.faces[0] else _ink(face, font.size)))
+        except OSError:  # an installed font FreeType cannot open: its characters stay boxes, no failure
+            out.append((part, own))
+    return tuple(out)
 
 
 def _language(text: str) -> str | None:
