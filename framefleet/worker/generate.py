@@ -90,13 +90,16 @@ def _cancel_upstream(rt: Runtime, job_id: str) -> None:
         log.warning("canceling generation %s upstream failed", job_id, exc_info=True)
 
 
-def _facts(rt: Runtime, out: Output, cancel: Flag) -> dict[str, Any]:
-    """``duration``, ``width``, ``height`` of a media result, read from the file itself."""
+def _facts(rt: Runtime, out: Output, cancel: Flag, *, fetched: bool) -> dict[str, Any]:
+    """``duration``, ``width``, ``height`` of a media result, read from the file itself. A ``media`` job
+    stores what it fetched as it is (facts when they can be read); a provider's unreadable file fails."""
     if not out.content_type.startswith(("audio/", "video/", "image/")):
         return {}
     try:
         info = probe(out.path, name="the generated file", ffprobe=rt.settings.ffprobe, cancel=cancel)
     except BadMedia:
+        if fetched:
+            return {}
         raise ProviderError("the provider sent a file that cannot be read") from None
     facts: dict[str, Any] = {"duration": round(info.duration, 3) if info.duration and not info.is_still else None}
     if info.width and info.height:
@@ -119,7 +122,7 @@ def _store(rt: Runtime, job: Job, work: Path, out: Output, watch: Watch) -> dict
         out = Output(path=document, content_type="application/json", usage=out.usage, words=out.words)
         result.update(words=words, language=out.language, duration=round(timed[-1].end, 3) if timed else 0.0)
     else:
-        result.update(_facts(rt, out, watch.stop))
+        result.update(_facts(rt, out, watch.stop, fetched=job.type == "media"))
         if words is not None:
             result["words"] = words
     if out.text is not None:
