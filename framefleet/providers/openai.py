@@ -18,6 +18,7 @@ import base64
 import binascii
 import contextlib
 import mimetypes
+import re
 import time
 from typing import Any
 
@@ -28,6 +29,7 @@ from framefleet.providers.http import ProviderHTTP
 DEFAULT_MODELS = {"speech_from_text": "gpt-4o-mini-tts", "captions": "whisper-1", "image_from_text": "gpt-image-1",
                   "text": "gpt-4o-mini", "video_from_text": "sora-2", "video_from_image": "sora-2"}
 _IMAGE_SIZES = {"1:1": "1024x1024", "9:16": "1024x1536", "4:5": "1024x1536", "16:9": "1536x1024"}
+_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _VIDEO_SIZES = {"9:16": "720x1280", "16:9": "1280x720"}
 
 
@@ -182,8 +184,8 @@ class OpenAIProvider:
                                                           mimetypes.guess_type(path.name)[0] or "image/png"))
             else:
                 data = http.json("POST", "/videos", fields)
-            if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-                raise _malformed("a video id")
+            if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not _ID.fullmatch(data["id"]):
+                raise _malformed("a video id")  # it goes into our next URLs: no '/', '?' or '..' from outside
             state = {"id": data["id"], "seconds": seconds, "since": time.time()}
             return Pending(state, request.config.poll_interval)
         data = http.json("GET", f"/videos/{state['id']}")

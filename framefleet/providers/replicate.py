@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import mimetypes
+import re
 import time
 from typing import Any
 
@@ -25,6 +26,7 @@ from framefleet.providers.base import Output, Pending, Request
 from framefleet.providers.http import ProviderHTTP
 
 MAX_INLINE_BYTES = 10 * 1024 * 1024
+_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _PASSED = ("prompt", "text", "duration", "aspect_ratio", "width", "height", "voice", "seed", "negative_prompt",
            "language")
 _SOURCES = ("image", "video", "audio")
@@ -88,7 +90,8 @@ class ReplicateProvider:
             data = http.json("POST", "/predictions", body)
         else:
             data = http.json("POST", f"/models/{owner_name}/predictions", body)
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not _ID.fullmatch(data["id"]):
+            # it goes into our next URLs: no '/', '?' or '..' from outside
             raise ProviderError("replicate sent an answer without a prediction id")
         return data
 
