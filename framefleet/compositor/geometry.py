@@ -7,6 +7,7 @@ zoom transitions) happens inside the box, slides move the box.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from framefleet.compositor.canvas import Canvas
@@ -16,6 +17,8 @@ KEN_BURNS_ZOOM = 1.25
 PAN_ZOOM = 1.2
 #: A ``zoom`` transition starts (or ends) this much larger than the clip's rest size.
 ZOOM_TRANSITION = 0.3
+#: A ``drift_*`` transition moves the clip this fraction of the frame while it fades.
+DRIFT = 0.1
 #: Text and captions keep this fraction of the frame from the edge they are placed against.
 TEXT_MARGIN = 0.05
 
@@ -55,6 +58,29 @@ def fit(src_w: int, src_h: int, canvas: Canvas, mode: str, scale: float = 1.0) -
     if mode == "fill":
         return Fitted(even(cw * scale), even(ch * scale))
     return Fitted(even(src_w * scale), even(src_h * scale))
+
+
+def fit_cropped(src_w: int, src_h: int, canvas: Canvas, mode: str, scale: float = 1.0, *,
+                sides: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)) -> Fitted:
+    """:func:`fit` for the part of the source left after cutting ``sides`` (fractions of its width and
+    height from the left, top, right and bottom): the remaining picture is what is fitted, and the
+    fit's own crop (``cover``) is made inside it, so the source is cropped once."""
+    left, top, right, bottom = sides
+    if not any(sides):
+        return fit(src_w, src_h, canvas, mode, scale)
+    x0, y0 = round(src_w * left), round(src_h * top)
+    w = max(1, min(src_w - x0, round(src_w * (1 - left - right))))
+    h = max(1, min(src_h - y0, round(src_h * (1 - top - bottom))))
+    fitted = fit(w, h, canvas, mode, scale)
+    cx, cy, cw, ch = fitted.crop or (0, 0, w, h)
+    return Fitted(fitted.width, fitted.height, (x0 + cx, y0 + cy, cw, ch))
+
+
+def rotated_size(width: int, height: int, degrees: float) -> tuple[int, int]:
+    """The even-sized box that holds a ``width``×``height`` picture turned by ``degrees``."""
+    a = math.radians(degrees)
+    c, s = abs(math.cos(a)), abs(math.sin(a))
+    return even(math.ceil(width * c + height * s - 1e-6)), even(math.ceil(width * s + height * c - 1e-6))
 
 
 def to_frame(crop: tuple[int, int, int, int], display: tuple[int, int], frame: tuple[int, int]
@@ -186,3 +212,30 @@ def slide(direction: str, *, entering: bool, base: int, size: int, frame_size: i
     p = ease_in(ramp("t", start, length))
     target = -size if forward else frame_size
     return f"({base}+({target}-({base}))*{p})"
+
+
+def drift(direction: str, *, entering: bool, base: int, frame_size: int, start: float, length: float) -> str:
+    """Overlay coordinate expression for a drift: a short move (``DRIFT`` of the frame) towards
+    ``direction``, ending at rest when entering and starting from it when leaving."""
+    sign = -1 if direction in ("drift_left", "drift_up") else 1  # moves towards smaller x / y
+    distance = round(DRIFT * frame_size)
+    if entering:
+        return f"({base}-({sign * distance})*(1-{ease_out(ramp('t', start, length))}))"
+    return f"({base}+({sign * distance})*{ease_in(ramp('t', start, length))})"
+
+
+def wipe_window(size: int, moves: tuple[tuple[str, bool, float, float], ...]) -> str:
+    """Where a window of ``size`` px sits on the clip padded by ``size`` on both sides, along one axis,
+    for wipes ``(name, entering, start, length)`` on that axis: ``size`` shows the whole clip; less
+    shows its start side cut back, more its end side. An even number (4:2:0 chroma), as ``crop`` cuts.
+
+    An entering clip appears where the edge has passed; a leaving one disappears where it has passed.
+    """
+    terms = []
+    for name, entering, start, length in moves:
+        forward = name in ("wipe_left", "wipe_up")  # the edge moves towards smaller x / y
+        p = ramp("t", start, length)
+        hidden = f"(1-{p})" if entering else p
+        sign = 1 if forward == entering else -1
+        terms.append(f"{'+' if sign > 0 else '-'}{size}*{hidden}")
+    return f"2*floor(({size}{''.join(terms)})/2)"

@@ -81,6 +81,12 @@ class AudioItem:
     loop: bool = False
     #: The demuxer its probe found (``formats.DEMUXERS``); the graph opens the file with it and no other.
     demuxer: str = ""
+    #: Playback rate: the span consumes ``speed`` seconds of the source per second of output.
+    speed: float = 1.0
+
+    def source_seconds(self, canvas: Canvas) -> float:
+        """Seconds of the source the span plays."""
+        return canvas.seconds(self.span.frames) * self.speed
 
 
 @dataclass(frozen=True)
@@ -149,7 +155,7 @@ def looped_trim(trim: float, info: MediaInfo | None) -> float:
 def _source_length(clip: VideoClip | AudioClip, info: MediaInfo) -> float | None:
     if info.duration is None:
         return None
-    return float(info.duration - clip.trim)
+    return float(info.duration - clip.trim) / clip.speed  # a faster clip plays its source in less time
 
 
 def _length(clip: Any, path: str, *, info: MediaInfo | None, canvas: Canvas, start: int, fixed_end: int | None,
@@ -223,7 +229,8 @@ def build_plan(spec: RenderSpec, *, media: Mapping[str, MediaInfo], files: Mappi
         start.cursor = span.end
         if isinstance(clip, AudioClip):
             audio.append(AudioItem(path, files[clip.src], span, clip.trim, clip.volume, clip.role,
-                                   clip.fade_in, clip.fade_out, demuxer=info.demuxer if info else ""))
+                                   clip.fade_in, clip.fade_out, demuxer=info.demuxer if info else "",
+                                   speed=clip.speed))
             continue
         file = files.get(clip.src) if isinstance(clip, VideoClip | ImageClip) else None
         item_media = media.get(clip.src) if isinstance(clip, VideoClip | ImageClip) else None
@@ -232,7 +239,7 @@ def build_plan(spec: RenderSpec, *, media: Mapping[str, MediaInfo], files: Mappi
         visuals.append(VisualItem(path, clip, span, file, item_media, grouped))
         if isinstance(clip, VideoClip) and clip.volume > 0 and info is not None and info.has_audio:
             audio.append(AudioItem(f"{path}.src", files[clip.src], span, clip.trim, clip.volume,
-                                   "effect", loop=clip.loop, demuxer=info.demuxer))
+                                   "effect", loop=clip.loop, demuxer=info.demuxer, speed=clip.speed))
     if problems:
         raise SpecError(problems)
     return _finish(spec, canvas, visuals=visuals, audio=audio, media=media, files=files, fixed_end=fixed_end,

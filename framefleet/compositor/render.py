@@ -238,7 +238,7 @@ def extract_sounds(timeline: Timeline, runner: Runner, *, progress: float = 0.0)
         for n in indexes:
             item = plan.audio[n]
             out = timeline.workdir / f"sound-{n:04d}.wav"
-            cuts.append((item.trim, canvas.seconds(item.span.frames) + slack, out))
+            cuts.append((item.trim, item.source_seconds(canvas) + slack * item.speed, out))  # speed: more source
             items[n] = replace(item, file=out, trim=0.0, demuxer="wav")
         runner.run(graph.compile_extract(source, cuts, demuxer=plan.audio[indexes[0]].demuxer), seconds=0,
                    share=(progress, 0.0))

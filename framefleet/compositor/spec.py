@@ -24,7 +24,13 @@ Position = Literal[
     "center", "top", "bottom", "left", "right", "top_left", "top_right", "bottom_left", "bottom_right"
 ]
 Fit = Literal["cover", "contain", "fill", "none"]
-TransitionName = Literal["fade", "slide_left", "slide_right", "slide_up", "slide_down", "zoom"]
+TransitionName = Literal[
+    "fade", "slide_left", "slide_right", "slide_up", "slide_down", "zoom",
+    # a hard edge sweeping across the clip (reveal: left to right), wipes also fading; drifts move a
+    # tenth of the frame while fading (Shotstack's slideLeft…)
+    "reveal", "wipe_left", "wipe_right", "wipe_up", "wipe_down", "drift_left", "drift_right", "drift_up",
+    "drift_down",
+]
 EffectName = Literal["zoom_in", "zoom_out", "pan_left", "pan_right", "pan_up", "pan_down"]
 #: Colour filters a visual clip may carry (Shotstack's names): each is one ffmpeg filter on its layer.
 FilterName = Literal["greyscale", "boost", "contrast", "darken", "lighten", "muted", "negative", "blur"]
@@ -84,6 +90,29 @@ class Offset(Model):
     y: float = Field(0.0, ge=-2, le=2, description="fraction of the frame height, downwards")
 
 
+class Crop(Model):
+    """Fractions of the source cut from each side before it is fitted (Shotstack's asset ``crop``)."""
+
+    top: float = Field(0.0, ge=0, le=0.95)
+    bottom: float = Field(0.0, ge=0, le=0.95)
+    left: float = Field(0.0, ge=0, le=0.95)
+    right: float = Field(0.0, ge=0, le=0.95)
+
+    @model_validator(mode="after")
+    def _leaves_a_picture(self) -> Crop:
+        if self.left + self.right > 0.95 or self.top + self.bottom > 0.95:
+            raise ValueError("crops more than 95 % of the source's width or height")
+        return self
+
+
+class Transform(Model):
+    """Turns and mirrors the clip's layer about its centre, after fitting (its box grows to hold the
+    turned picture; corners show what is under it)."""
+
+    rotate: float = Field(0.0, ge=-360, le=360, description="degrees, clockwise")
+    flip: Literal["horizontal", "vertical", "both"] | None = None
+
+
 class Transition(Model):
     in_: TransitionName | None = Field(None, alias="in")
     out: TransitionName | None = None
@@ -128,6 +157,7 @@ class _Visual(_Clip):
     opacity: float = Field(1.0, ge=0, le=1)
     transition: Transition | None = None
     filter: FilterName | None = None
+    transform: Transform | None = None
 
 
 class VideoClip(_Visual):
@@ -137,12 +167,15 @@ class VideoClip(_Visual):
     volume: float = Field(1.0, ge=0, le=10)
     loop: bool = False
     effect: EffectName | None = None
+    speed: float = Field(1.0, ge=0.25, le=4, description="playback rate; the sound keeps its pitch")
+    crop: Crop | None = None
 
 
 class ImageClip(_Visual):
     type: Literal["image"]
     src: Source
     effect: EffectName | None = None
+    crop: Crop | None = None
 
 
 class TextStyle(Model):
@@ -238,6 +271,7 @@ class AudioClip(_Clip):
     fade_in: float = Field(0.0, ge=0)
     fade_out: float = Field(0.0, ge=0)
     role: AudioRole = "voice"
+    speed: float = Field(1.0, ge=0.25, le=4, description="playback rate; the pitch is kept")
 
 
 class Gradient(Model):

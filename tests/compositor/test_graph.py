@@ -658,3 +658,75 @@ def test_image_output_is_the_one_frame_at_its_time() -> None:
         "-map", "[s9]", "-f", "image2", "-frames:v", "1", "-pix_fmt", "yuvj420p", "-q:v", "2", "-update", "1",
         "-vcodec", "mjpeg", "/o/out.jpg",
     )
+
+
+def test_wipes_are_a_window_moved_over_the_padded_layer_after_its_transform() -> None:
+    # A 320x240 red layer, mirrored top to bottom and turned 30° clockwise about its centre: its box grows
+    # to 398x368 (320 cos 30 + 240 sin 30 = 397.1 → 398; 160 + 207.8 = 367.8 → 368), corners
+    # transparent, its corner moved back by half the growth (-39, -64). The reveal (in, over 0.5 s) and the
+    # wipe up (out, from 1.5 s) each pad the layer by its size on both sides of their axis, and one
+    # window the layer's size moves over the padding: x = 398 shows it all, less cuts its right side
+    # back; y = 368 shows it all, less cuts its bottom. The overlay moves by as much as the window
+    # (even pixels, as crop cuts 4:2:0), so the layer stays put while its edge sweeps. The wipe fades too.
+    cmd = compile_spec({"output": {"width": 320, "height": 240, "loudness": None}, "tracks": [
+        {"clips": [{"type": "color", "color": "#ff0000", "length": 2,
+                    "transform": {"rotate": 30, "flip": "vertical"},
+                    "transition": {"in": "reveal", "out": "wipe_up", "duration": 0.5}}]}]})
+    wx = "2*floor((398-398*(1-clip((t-0)/0.5\\,0\\,1)))/2)"
+    wy = "2*floor((368-368*clip((t-1.5)/0.5\\,0\\,1))/2)"
+    expected = chain(
+        "[0:v]format=yuv420p[s0]",
+        "[s0]trim=end_frame=60[s1]",
+        "[1:v]format=yuv420p[s2]",
+        "[s2]trim=end_frame=60[s3]",
+        "[s3]settb=1/30[s4]",
+        "[s4]setpts=N+0[s5]",
+        "[s5]vflip[s6]",
+        "[s6]format=yuva420p[s7]",
+        "[s7]rotate=30*PI/180:bilinear=1:fillcolor=black@0:oh=368:ow=398[s8]",
+        "[s8]fade=alpha=1:d=0.500000:st=1.500000:t=out[s9]",
+        "[s9]pad=1194:1104:398:368:color=black@0[s10]",
+        f"[s10]crop=398:368:{wx}:{wy}[s11]",
+        f"[s1][s11]overlay=eof_action=pass:format=yuv420:x=-39+{wx}-398:y=-64+{wy}-368[s12]",
+    )
+    assert cmd.graph == expected
+
+
+def test_speed_scales_the_pictures_clock_and_the_sounds_tempo() -> None:
+    # A quarter speed: 1 s of output plays 0.25 s of the source. The picture is opened one output frame
+    # early as usual (0.966667), and reads 0.25 x (1 s + 2 frames of slack) past its lead (0.3 s);
+    # setpts slows its clock, so the lead becomes 0.033333 / 0.25 = 0.133332 s. The sound reads
+    # 0.25 x (1 s + 2 frames) = 0.266667 s and is stretched by two atempo=0.5 (each takes 0.5 to 100).
+    # The crop cuts a quarter from the left and half from the bottom (1440x540 of 1920x1080, from
+    # x = 480), then contains it (320x120); drift_up rises 24 px (a tenth of 240) into place, fading in.
+    cmd = compile_spec({"output": {"width": 320, "height": 240, "loudness": None}, "tracks": [
+        {"clips": [{"type": "video", "src": "a.mp4", "trim": 1, "length": 1, "speed": 0.25, "fit": "contain",
+                    "crop": {"left": 0.25, "bottom": 0.5}, "transition": {"in": "drift_up", "duration": 0.5}}]}]})
+    expected = chain(
+        "[0:v]format=yuv420p[s0]",
+        "[s0]trim=end_frame=30[s1]",
+        "[1:v]setpts=PTS/0.25[s2]",
+        "[s2]fps=fps=30/1:start_time=0.133332[s3]",
+        "[s3]trim=end_frame=30[s4]",
+        "[s4]crop=1440:540:480:0[s5]",
+        "[s5]scale=320:120:flags=bicubic[s6]",
+        "[s6]settb=1/30[s7]",
+        "[s7]setpts=N+0[s8]",
+        "[s8]format=yuva420p[s9]",
+        "[s9]fade=alpha=1:d=0.500000:st=0.000000:t=in[s10]",
+        "[s1][s10]overlay=eof_action=pass:format=yuv420:x=0:y=(60-(-24)*(1-(1-pow(1-clip((t-0)/0.5\\,0\\,1)\\,3))))[s11]",
+        "[2:a]aresample=48000:async=1:first_pts=0[s12]",
+        "[s12]aformat=channel_layouts=stereo:sample_fmts=fltp[s13]",
+        "[s13]atempo=0.5[s14]",
+        "[s14]atempo=0.5[s15]",
+        "[s15]atrim=end=1.000000[s16]",
+        "[s16]asetpts=PTS-STARTPTS[s17]",
+        "[s17]apad=whole_dur=1.000000[s18]",
+        "[s18]atrim=end=1.000000[s19]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args[8:31] == (
+        "-f", "lavfi", "-i", "color=c=0x000000:s=320x240:r=30/1:d=2.000000",
+        "-f", "mov", "-an", "-protocol_whitelist", "file", "-ss", "0.966667", "-t", "0.300000", "-i", "/m/a.mp4",
+        "-f", "mov", "-protocol_whitelist", "file", "-ss", "1.000000", "-t", "0.266667",
+    )

@@ -26,12 +26,21 @@ def _conform(stream: Stream, *, align: bool = False) -> Stream:
                                                                channel_layouts="stereo")
 
 
+def tempo(stream: Stream, speed: float) -> Stream:
+    """Play faster or slower at the same pitch: ``atempo`` (0.5 to 100 per filter), chained below 0.5."""
+    while speed < 0.5 - 1e-9:
+        stream = stream.filter("atempo", "0.5")
+        speed /= 0.5
+    return stream if abs(speed - 1) < 1e-9 else stream.filter("atempo", f"{speed:.6g}")
+
+
 def _item(item: AudioItem, ctx: Context) -> Stream:
     canvas = ctx.canvas
     seconds = canvas.seconds(item.span.frames)
     source = ctx.media_input(item.file, demuxer=item.demuxer, kind="audio", trim=item.trim,
-                             frames=item.span.frames, loop=item.loop)
-    stream = _conform(source.audio, align=True).filter("atrim", end=f"{seconds:.6f}").filter("asetpts", "PTS-STARTPTS")
+                             frames=item.span.frames, loop=item.loop, speed=item.speed)
+    stream = tempo(_conform(source.audio, align=True), item.speed)
+    stream = stream.filter("atrim", end=f"{seconds:.6f}").filter("asetpts", "PTS-STARTPTS")
     if item.volume != 1:
         stream = stream.filter("volume", f"{item.volume:.4f}")
     if item.fade_in > 0:

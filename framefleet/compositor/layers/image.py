@@ -13,6 +13,7 @@ from framefleet.compositor.layers.base import (
     Placed,
     apply_motion,
     finish,
+    fit_source,
     fitted_position,
     has_motion,
     stamp,
@@ -25,7 +26,7 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     clip = item.clip
     assert isinstance(clip, ImageClip) and item.file is not None and item.media is not None
     canvas = ctx.canvas
-    fitted = geometry.fit(item.media.width, item.media.height, canvas, clip.fit, clip.scale)
+    fitted = fit_source(item, canvas)
     stream = ctx.source(item.file, item.media.demuxer).video
     if fitted.crop:
         cx, cy, cw, ch = fitted.crop

@@ -9,6 +9,7 @@ from framefleet.compositor.layers.base import (
     Placed,
     apply_motion,
     finish,
+    fit_source,
     fitted_position,
     fps_filter,
     stamp,
@@ -26,7 +27,7 @@ def _seek(item: VisualItem, canvas: Canvas) -> tuple[float, float]:
     """
     clip = item.clip
     assert isinstance(clip, VideoClip) and item.media is not None
-    target = clip.trim + canvas.seconds(item.skip)
+    target = clip.trim + canvas.seconds(item.skip) * clip.speed  # a segment's first frame, in the source
     length = item.media.duration
     if clip.loop and length and target >= length:
         target = (target - length) % length  # after the first pass a loop restarts at the file's start
@@ -41,11 +42,15 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     seek, lead = _seek(item, canvas)
     frames = item.shown.frames
     source = ctx.media_input(item.file, demuxer=item.media.demuxer, kind="video", trim=seek, frames=frames,
-                             loop=clip.loop, lead=lead)
+                             loop=clip.loop, lead=lead, speed=clip.speed)
     # placed by its displayed size; cropped in the decoded frame's pixels (rotated, maybe not square)
-    fitted = geometry.fit(item.media.width, item.media.height, canvas, clip.fit, clip.scale)
+    fitted = fit_source(item, canvas)
     frame = item.media.frame
-    stream = source.video.filter("fps", fps=fps_filter(canvas), start_time=f"{lead:.6f}")
+    stream = source.video
+    if clip.speed != 1:  # the source's clock runs ``speed`` times faster: the fps filter then picks frames
+        stream = stream.filter("setpts", f"PTS/{clip.speed:.6g}")
+        lead /= clip.speed
+    stream = stream.filter("fps", fps=fps_filter(canvas), start_time=f"{lead:.6f}")
     stream = stream.filter("trim", end_frame=frames)
     if fitted.crop:
         cx, cy, cw, ch = geometry.to_frame(fitted.crop, (item.media.width, item.media.height), frame)
