@@ -149,14 +149,20 @@ def _edit_with(path: str, value: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("path", "value", "where", "says"), [
-    ("timeline.tracks[2].clips[0].transform", {"rotate": {"angle": 45}}, "timeline.tracks[2].clips[0].transform",
-     "not supported (rotate"),
+    ("timeline.tracks[2].clips[0].transform", {"skew": {"x": 0.2}}, "timeline.tracks[2].clips[0].transform.skew",
+     "skewing is not supported"),
+    ("timeline.tracks[2].clips[0].transform", {"rotate": {"angle": [{"from": 0, "to": 90}]}},
+     "timeline.tracks[2].clips[0].transform.rotate.angle", "keyframed rotation"),
+    ("timeline.tracks[2].clips[0].transform", {"rotate": {"angle": 1000}},
+     "timeline.tracks[2].clips[0].transform.rotate.angle", "outside -360 to 360"),
     ("timeline.tracks[2].clips[0].asset.type", "luma", "timeline.tracks[2].clips[0].asset.type", "luma mattes"),
-    ("timeline.tracks[2].clips[0].asset.speed", 2, "timeline.tracks[2].clips[0].asset.speed", "remove speed"),
-    ("timeline.tracks[2].clips[0].asset.crop", {"top": 0.1}, "timeline.tracks[2].clips[0].asset.crop",
-     "crop the source"),
-    ("timeline.tracks[2].clips[0].transition", {"in": "wipeLeft"}, "timeline.tracks[2].clips[0].transition.in",
-     "not supported yet: use fade"),
+    ("timeline.tracks[2].clips[0].asset.speed", 8, "timeline.tracks[2].clips[0].asset.speed", "outside 0.25 to 4"),
+    ("timeline.tracks[2].clips[0].asset.crop", {"top": 1.5}, "timeline.tracks[2].clips[0].asset.crop.top",
+     "outside 0 to 0.95"),
+    ("timeline.tracks[2].clips[0].asset.crop", {"left": 0.6, "right": 0.6}, "timeline.tracks[2].clips[0].asset.crop",
+     "more than 95 %"),
+    ("timeline.tracks[2].clips[0].transition", {"in": "shuffleTopRight"},
+     "timeline.tracks[2].clips[0].transition.in", "not supported yet: use fade"),
     ("timeline.tracks[2].clips[0].transition", {"in": "fadeSlow", "out": "fade"},
      "timeline.tracks[2].clips[0].transition.out", "different speeds"),
     ("timeline.tracks[2].clips[0].opacity", [{"from": 0, "to": 1, "start": 0, "length": 1}],
@@ -175,8 +181,8 @@ def _edit_with(path: str, value: Any) -> dict[str, Any]:
     ("timeline.tracks[1].clips[0].asset.text", "Hi {{ MISSING }}", "timeline.tracks[1].clips[0].asset.text",
      "no merge value for placeholder {{MISSING}}"),
     ("merge[0]", {"find": "NAME"}, "merge[0].replace", "must be a string"),
-    ("output.scaleTo", "sd", "output.scaleTo", "set output.resolution"),
-    ("output.mute", True, "output.mute", "volume to 0"),
+    ("output.scaleTo", "8k", "output.scaleTo", "unknown value '8k'"),
+    ("output.mute", "yes", "output.mute", "must be true or false"),
     ("output.range", {"start": 1, "length": 2}, "output.range", "part of a video"),
     ("output.format", "bmp", "output.format", "unknown value 'bmp'"),
     ("output.thumbnail", {"capture": 2}, "output.thumbnail", "one still"),
@@ -191,7 +197,7 @@ def test_fields_without_a_counterpart_are_refused_at_their_edit_path(path: str, 
 
 def test_null_fields_are_absent_and_every_problem_comes_at_once() -> None:
     edit = _edit_with("timeline.tracks[2].clips[0].transform", None)  # SDKs write null for unset fields
-    edit["timeline"]["tracks"][3]["clips"][0]["asset"]["speed"] = 3
+    edit["timeline"]["tracks"][3]["clips"][0]["asset"]["speed"] = 10  # Shotstack's most; framefleet's is 4
     edit["output"]["destinations"] = [{"provider": "s3"}]
     with pytest.raises(SpecError) as caught:
         convert(edit)
@@ -305,5 +311,64 @@ def test_client_submits_an_edit_with_its_callback_as_webhook(tmp_path: Path, med
     assert stored is not None and stored.webhook_url == "http://127.0.0.1:9/hook"
     assert stored.payload["spec"]["output"]["fps"] == 25.0
     with Client(settings) as client, pytest.raises(SpecError) as caught:
-        client.submit(_edit_with("output.scaleTo", "sd"))
+        client.submit(_edit_with("output.scaleTo", "8k"))
     assert [p.path for p in caught.value.problems] == ["output.scaleTo"]
+
+
+def test_native_effects_map_with_shotstacks_meaning() -> None:
+    edit = {"timeline": {"tracks": [
+        {"clips": [{"asset": {"type": "title", "text": "Hi"}, "start": 0, "length": 2,
+                    "transition": {"in": "slideLeftFast", "out": "wipeRightFast"},
+                    "transform": {"rotate": {"angle": -15}, "flip": {"horizontal": True, "vertical": False}}}]},
+        {"clips": [{"asset": {"type": "video", "src": "https://x.example/a.mp4", "speed": 2, "volume": 0.5,
+                              "crop": {"left": 0.1, "right": 0.1, "top": 0}},
+                    "start": 0, "length": 2, "transition": {"in": "reveal", "out": "wipeLeft"}},
+                   {"asset": {"type": "audio", "src": "https://x.example/v.mp3", "speed": 0.5}, "start": 0,
+                    "length": 2}]},
+    ], "soundtrack": {"src": "https://x.example/m.mp3"}},
+        "output": {"format": "mp4", "resolution": "1080", "scaleTo": "preview", "mute": True,
+                   "thumbnail": {"capture": 1, "scale": 0.5}}}
+    spec = convert(edit).spec
+    # scaleTo renders 1920x1080 at preview's 288 px short side (512x288); the thumbnail keeps its half
+    assert (spec["output"]["width"], spec["output"]["height"]) == (512, 288)
+    assert spec["output"]["thumbnail"] == {"at": 1.0, "width": 256}
+    # mute: every clip silent and no soundtrack, so the mp4 still has a (silent) sound track
+    assert "soundtrack" not in spec
+    footage, title = (t["clips"] for t in spec["tracks"])
+    assert footage == [{"type": "video", "start": 0.0, "length": 2.0, "src": "https://x.example/a.mp4",
+                        "fit": "cover", "volume": 0.0, "speed": 2.0, "crop": {"left": 0.1, "right": 0.1},
+                        "transition": {"in": "reveal", "out": "wipe_left", "duration": 1.0}},
+                       {"type": "audio", "start": 0.0, "length": 2.0, "src": "https://x.example/v.mp3",
+                        "speed": 0.5, "volume": 0.0}]
+    # slideLeft moves a little way while it fades (drift); rotate keeps its sign (clockwise)
+    assert title[0]["transition"] == {"in": "drift_left", "out": "wipe_right", "duration": 0.5}
+    assert title[0]["transform"] == {"rotate": -15.0, "flip": "horizontal"}
+    with pytest.raises(SpecError) as caught:
+        convert({**edit, "output": {"format": "mp3", "mute": True}})
+    assert [(p.path, p.message) for p in caught.value.problems] == [("output.mute",
+                                                                    "an mp3 is sound only: remove mute")]
+
+
+def test_rendered_edit_with_reveal_speed_crop_and_mute(tmp_path: Path, stripes: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # the stripes (red | green | blue, 2 s) at double speed with their left quarter cropped away, revealed
+    # from the left over 0.5 s; the 320x240 edit rendered at mobile's 360 px short side (480x360)
+    edit = {"timeline": {"tracks": [
+        {"clips": [{"asset": {"type": "video", "src": str(stripes / "stripes.mp4"), "speed": 2,
+                              "crop": {"left": 0.25}}, "start": 0, "length": "auto", "fit": "cover",
+                    "transition": {"in": "revealFast"}}]}]},
+        "output": {"format": "mp4", "size": {"width": 320, "height": 240}, "scaleTo": "mobile", "mute": True}}
+    path = tmp_path / "edit.json"
+    path.write_text(json.dumps(edit))
+    code, text = run_cli(capsys, "render", str(path), "-o", str(tmp_path / "out.mp4"), "-q")
+    assert code == 0, text
+    out, size = tmp_path / "out.mp4", (480, 360)
+    info = facts(out)
+    assert (info["video"]["width"], info["video"]["height"]) == size
+    assert int(info["video"]["nb_read_frames"]) == 25  # 2 s of source at 2x: 1 s at 25 fps
+    assert info["audio"] is not None  # muted: silent, not absent
+    # the crop leaves green (320 px) then blue (160 px) of 480 px; cover crops that 480x240 to 4:3 (320 px
+    # wide, from x = 80): green over the left three quarters, blue at the right
+    assert close(pixel(out, 0.2, 40, 180, size), GREEN)
+    assert close(pixel(out, 0.2, 400, 180, size), (0, 0, 0))  # not yet revealed: the background
+    assert close(pixel(out, 0.8, 400, 180, size), BLUE)

@@ -107,10 +107,25 @@ def _source(asset: Node) -> str | None:
     return src
 
 
-def _speed(asset: Node) -> None:
-    speed = asset.number("speed")
+def _speed(asset: Node, out: dict[str, Any]) -> None:
+    """``speed``: framefleet plays 0.25x to 4x (Shotstack allows up to 10x; past 4x atempo's sound and
+    the decoder's work grow faster than anyone watches)."""
+    speed = asset.number("speed", low=0.25, high=4)
     if speed is not None and speed != 1:
-        asset.problem("speed", names.INSTEAD["asset.speed"])
+        out["speed"] = speed
+
+
+def _crop(asset: Node, out: dict[str, Any]) -> None:
+    """``crop``: fractions of the asset cut from each side before it is fitted."""
+    crop = asset.child("crop")
+    if crop is None:
+        return
+    sides = {side: crop.number(side, low=0, high=0.95) for side in ("top", "bottom", "left", "right")}
+    crop.done()
+    if (sides["left"] or 0) + (sides["right"] or 0) > 0.95 or (sides["top"] or 0) + (sides["bottom"] or 0) > 0.95:
+        crop.problem("", "crops more than 95 % of the asset's width or height")
+    elif any(sides.values()):
+        out["crop"] = {side: value for side, value in sides.items() if value}
 
 
 def _video(asset: Node, frame: Frame) -> dict[str, Any]:
@@ -119,12 +134,15 @@ def _video(asset: Node, frame: Frame) -> dict[str, Any]:
         out["trim"] = trim
     if (volume := asset.number("volume", low=0, high=10)) is not None:
         out["volume"] = volume
-    _speed(asset)
+    _speed(asset, out)
+    _crop(asset, out)
     return out
 
 
 def _image(asset: Node, frame: Frame) -> dict[str, Any]:
-    return {"type": "image", "src": _source(asset), "fit": "cover"}
+    out: dict[str, Any] = {"type": "image", "src": _source(asset), "fit": "cover"}
+    _crop(asset, out)
+    return out
 
 
 def _audio(asset: Node) -> dict[str, Any]:
@@ -133,7 +151,7 @@ def _audio(asset: Node) -> dict[str, Any]:
         out["trim"] = trim
     if (volume := asset.number("volume", low=0, high=10)) is not None:
         out["volume"] = volume
-    _speed(asset)
+    _speed(asset, out)
     if (effect := asset.string("effect", names.AUDIO_EFFECTS)) is not None:
         fade_in, fade_out = names.AUDIO_EFFECTS[effect]
         out.update({"fade_in": names.AUDIO_FADE_SECONDS} if fade_in else {})
@@ -368,6 +386,30 @@ def _looks(node: Node, out: dict[str, Any]) -> None:
     transition = node.child("transition")
     if transition is not None:
         out["transition"] = _transition(transition)
+    transform = node.child("transform")
+    if transform is not None:
+        out.update(_transform(transform))
+
+
+def _transform(node: Node) -> dict[str, Any]:
+    """``rotate.angle`` (degrees clockwise, as ours) and ``flip``; ``skew`` has no counterpart."""
+    out: dict[str, Any] = {}
+    rotate = node.child("rotate")
+    if rotate is not None:
+        if isinstance(rotate.raw.get("angle"), list):
+            rotate.take("angle")
+            rotate.problem("angle", "keyframed rotation is not supported: give one angle in degrees")
+        elif (angle := rotate.number("angle", low=-360, high=360)) is not None and angle % 360:
+            out["rotate"] = angle
+        rotate.done()
+    flip = node.child("flip")
+    if flip is not None:
+        horizontal, vertical = flip.boolean("horizontal"), flip.boolean("vertical")
+        flip.done()
+        if horizontal or vertical:
+            out["flip"] = "both" if horizontal and vertical else "horizontal" if horizontal else "vertical"
+    node.done({"skew": names.INSTEAD["transform.skew"]})
+    return {"transform": out} if out else {}
 
 
 def _variant(name: str) -> tuple[str, str]:
@@ -386,8 +428,8 @@ def _transition(node: Node) -> dict[str, Any] | None:
             continue
         base, speed = _variant(name)
         if base in names.UNSUPPORTED_TRANSITIONS:
-            node.problem(key, f"{name!r} is not supported yet: use fade, zoom or carousel"
-                              "Left/Right/Up/Down (each also Slow or Fast)")
+            node.problem(key, f"{name!r} is not supported yet: use fade, zoom, reveal, or wipe, slide or "
+                              "carousel Left/Right/Up/Down (each also Slow or Fast)")
         elif base not in names.TRANSITIONS:
             node.problem(key, f"unknown transition {name[:40]!r}")
         else:

@@ -21,6 +21,7 @@ from framefleet.errors import Problem, SpecError
 
 #: Native clip fields that the edit holds inside ``asset`` (or as one asset object).
 _ASSET_FIELDS = {"src": "asset.src", "trim": "asset.trim", "volume": "asset.volume", "text": "asset",
+                 "speed": "asset.speed", "crop": "asset.crop",
                  "style": "asset", "fade_in": "asset.effect", "fade_out": "asset.effect", "font": "asset.font",
                  "size": "asset.font", "color": "asset.font", "background": "asset.background"}
 _OUTPUT_FIELDS = {"fps": "output.fps", "format": "output.format", "quality": "output.quality",
@@ -76,12 +77,16 @@ def convert(raw: Any, *, limits: Limits | None = None) -> Converted:
     edit = Node(doc, "", problems)
     edit.take("merge")
     callback = edit.string("callback")
-    output, frame = _output(edit.child("output") or Node({}, "output", problems), problems)
+    output_node = edit.child("output") or Node({}, "output", problems)
+    output, frame = _output(output_node, problems)
+    mute = output_node.boolean("mute")
     timeline = edit.child("timeline")
     spec: dict[str, Any] = {"output": output}
     where: dict[str, str] = {}
     if timeline is not None:
         spec.update(_timeline(timeline, frame, output, where))
+    if mute:
+        _mute(spec, output_node)
     edit.done({"disk": names.INSTEAD["edit.disk"]})
     if problems:
         raise SpecError(clips.dedupe(problems))
@@ -138,8 +143,27 @@ def _output(node: Node, problems: list[Problem]) -> tuple[dict[str, Any], clips.
         node.problem("repeat", "gifs always loop: remove repeat")
     _range(node, out, fmt)
     _stills(node, out, width)
+    scale_to = node.string("scaleTo", names.RESOLUTIONS)
+    if scale_to is not None:  # rendered smaller or larger; the edit's pixel sizes keep their proportions
+        k = min(names.RESOLUTIONS[scale_to]) / min(width, height)
+        out["width"], out["height"] = round(width * k / 2) * 2, round(height * k / 2) * 2
+        if "thumbnail" in out and "width" in out["thumbnail"]:
+            out["thumbnail"]["width"] = max(16, round(out["thumbnail"]["width"] * k))
+    node.take("mute")  # read by the caller, once the clips are known
     node.done({k: names.INSTEAD.get(f"output.{k}", "unknown field") for k in node.raw})
     return out, clips.Frame(width, height)
+
+
+def _mute(spec: dict[str, Any], node: Node) -> None:
+    """``mute``: the output has a silent sound track; every clip's sound and the soundtrack are left out."""
+    if spec["output"]["format"] == "mp3":
+        node.problem("mute", "an mp3 is sound only: remove mute")
+        return
+    spec.pop("soundtrack", None)
+    for track in spec.get("tracks", []):
+        for clip in track["clips"]:
+            if clip["type"] in ("video", "audio"):
+                clip["volume"] = 0.0
 
 
 def _range(node: Node, out: dict[str, Any], fmt: str) -> None:

@@ -23,11 +23,15 @@ POSITION = {"center": "center", "top": "top", "bottom": "bottom", "left": "left"
 
 #: Transition lengths: Shotstack's plain transition, its ``Fast`` and its ``Slow`` variant (seconds).
 TRANSITION_SECONDS = {"": 1.0, "Fast": 0.5, "Slow": 2.0}
-#: ``carousel*`` slides the whole clip in or out: framefleet's ``slide_*``.
+#: ``carousel*`` slides the whole clip in or out: framefleet's ``slide_*``. Shotstack's ``slide*`` moves
+#: the clip a little way while it fades (``drift_*``); ``wipe*`` fades across the clip behind a moving
+#: edge; ``reveal`` uncovers it from left to right.
 TRANSITIONS = {"fade": "fade", "zoom": "zoom", "carouselLeft": "slide_left", "carouselRight": "slide_right",
-               "carouselUp": "slide_up", "carouselDown": "slide_down"}
-UNSUPPORTED_TRANSITIONS = ("reveal", "wipeLeft", "wipeRight", "slideLeft", "slideRight", "slideUp", "slideDown",
-                           "shuffleTopRight", "shuffleRightTop", "shuffleRightBottom", "shuffleBottomRight",
+               "carouselUp": "slide_up", "carouselDown": "slide_down", "reveal": "reveal",
+               "wipeLeft": "wipe_left", "wipeRight": "wipe_right", "wipeUp": "wipe_up", "wipeDown": "wipe_down",
+               "slideLeft": "drift_left", "slideRight": "drift_right", "slideUp": "drift_up",
+               "slideDown": "drift_down"}
+UNSUPPORTED_TRANSITIONS = ("shuffleTopRight", "shuffleRightTop", "shuffleRightBottom", "shuffleBottomRight",
                            "shuffleBottomLeft", "shuffleLeftBottom", "shuffleLeftTop", "shuffleTopLeft")
 #: Shotstack's ``slideLeft`` effect moves the picture left: the camera pans right.
 EFFECTS = {"zoomIn": "zoom_in", "zoomOut": "zoom_out", "slideLeft": "pan_right", "slideRight": "pan_left",
@@ -45,16 +49,12 @@ TITLE_SIZES = {"xx-small": 24, "x-small": 32, "small": 44, "medium": 60, "large"
 #: Why a field has no counterpart, and what to use instead.
 INSTEAD = {
     "edit.disk": "framefleet has no render disk setting: remove it",
-    "output.scaleTo": "not supported: set output.resolution or output.size to the size you want",
     "output.destinations": "not supported: results go to framefleet's storage (FRAMEFLEET_STORAGE_URL)",
-    "output.mute": "not supported: set each clip's volume to 0 and remove the soundtrack",
-    "clip.transform": "not supported (rotate, skew, flip): remove transform",
+    "transform.skew": "skewing is not supported: remove skew (rotate and flip are)",
     "clip.width": "not supported: size the clip with fit and scale",
     "clip.height": "not supported: size the clip with fit and scale",
     "clip.alias": "not supported: framefleet has no clip references; remove alias",
     "clip.opacity": "keyframed opacity is not supported: give one number from 0 to 1",
-    "asset.speed": "playback speed is not supported: remove speed (or set it to 1)",
-    "asset.crop": "not supported: crop the source, or use fit crop and scale",
     "asset.chromaKey": "not supported: key the source before rendering",
     "asset.transcode": "not needed: framefleet decodes every source it accepts; remove transcode",
     "asset.volumeEffect": "not supported on video: use a separate audio asset with effect",
