@@ -51,6 +51,9 @@ class Limits:
     #: a scaled text) may exceed this many pixels: four 4K frames (133 MB as RGBA) leaves room for
     #: text taller or wider than the frame while a 5 KB spec cannot ask for a 600 GiB image.
     max_raster_pixels: int = 4 * 3840 * 2160
+    #: A render spec may ask for at most this many generations (``{"generate": ...}`` sources and captions
+    #: ``of`` a clip): each is a job billed to the tenant, so one spec cannot order thousands of them.
+    max_generations: int = 20
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,9 @@ class Settings:
     cache_max_bytes: int = 10 * 1024**3
     #: The probe cache keeps at most this many results (a few hundred bytes each).
     probe_cache_max_entries: int = 100_000
+    #: A render waiting for the generations its spec asks for is parked (no thread held) and looks at them
+    #: again after 0.25 s, doubling up to this many seconds.
+    render_wait_poll: float = 5.0
     #: The providers file of SPEC §8 (TOML or JSON: one table per generation type); None: the local
     #: providers for speech and captions, and ``provider_error`` for the types that need a service.
     providers_file: Path | None = None
@@ -167,6 +173,7 @@ class Settings:
             max_caption_bytes=int(number("MAX_CAPTION_BYTES", defaults.max_caption_bytes, int)),
             max_caption_words=int(number("MAX_CAPTION_WORDS", defaults.max_caption_words, int)),
             max_raster_pixels=int(number("MAX_RASTER_PIXELS", defaults.max_raster_pixels, int)),
+            max_generations=int(number("MAX_GENERATIONS", defaults.max_generations, int)),
         )
         cache = get("CACHE_DIR")
         xdg = env.get("XDG_CACHE_HOME")
@@ -198,6 +205,7 @@ class Settings:
             chunk_seconds=number("CHUNK_SECONDS", 120.0),
             cache_max_bytes=int(number("CACHE_MAX_BYTES", 10 * 1024**3, int)),
             probe_cache_max_entries=int(number("PROBE_CACHE_MAX_ENTRIES", 100_000, int)),
+            render_wait_poll=number("RENDER_WAIT_POLL", 5.0),
             providers_file=Path(providers_path) if providers_path else None,
             providers=load_providers(Path(providers_path), env) if providers_path else None,
             ffmpeg=get("FFMPEG", "ffmpeg") or "ffmpeg",

@@ -15,6 +15,7 @@ stack traces) goes in ``detail``, which is logged and never shown::
     │   └── FFmpegError             ffmpeg exited non-zero
     ├── Canceled                    code "canceled"
     ├── HandedBack                  code "internal"    the worker shut down; the work is redelivered
+    ├── GenerationFailed            the code of the render's failed generation (SPEC §8 ``generate``)
     ├── Timeout                     code "timeout"
     ├── StorageError                code "internal"    object storage failed; transient, retried
     │   └── StorageRefused          code "internal"    storage refused for good (no bucket, denied, bad key)
@@ -105,6 +106,14 @@ class Canceled(FramefleetError):
     """The job was canceled while it ran."""
 
     code = "canceled"
+
+
+class GenerationFailed(FramefleetError):
+    """A generation a render spec asked for ended without a result; the render fails with its ``code``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Timeout(FramefleetError):

@@ -13,8 +13,19 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from PIL import ImageColor
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
+from framefleet.compositor import generated
 from framefleet.compositor.captions import clean_word, control_char
 from framefleet.compositor.jsonload import check_document
 from framefleet.config import Limits
@@ -74,8 +85,34 @@ def _source(value: str) -> str:
     return value
 
 
+def check_source(value: str) -> str:
+    """A source string as written (URL, ``s3://``, ``job:``, path), stripped; ``ValueError`` if unusable."""
+    return _source(value)
+
+
+def _media_source(value: object) -> str:
+    """A source string, or a generation request (SPEC §8) kept as its :class:`~generated.Generated` stand-in.
+    The request's own fields are checked by :func:`generated.document_problems`, at their JSON paths."""
+    if isinstance(value, generated.Generated):
+        return value
+    if generated.is_request(value):
+        return generated.Generated(value)  # type: ignore[arg-type]
+    if not isinstance(value, str):
+        raise ValueError('must be a path or URL, or a generation request {"generate": TYPE, ...}')
+    return _source(value)
+
+
+_GENERATE_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["generate"], "additionalProperties": True,
+    "properties": {"generate": {"enum": list(generated.GENERATE_TYPES)}},
+    "description": "a generation run before the render (SPEC §8), cached by content; payload fields beside it",
+}
 Color = Annotated[str, AfterValidator(_color)]
 Source = Annotated[str, AfterValidator(_source)]
+#: Where a spec reads media: a source string, or ``{"generate": TYPE, ...payload}`` made before the render.
+MediaSource = Annotated[str, PlainValidator(_media_source),
+                        WithJsonSchema({"anyOf": [{"type": "string"}, _GENERATE_SCHEMA]})]
+_CLIP_ID = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
 class Model(BaseModel):
@@ -145,6 +182,7 @@ class Output(Model):
 
 
 class _Clip(Model):
+    id: str | None = Field(None, pattern=_CLIP_ID, description="names the clip for captions' ``of``")
     start: float | None = Field(None, ge=0)
     length: float | None = Field(None, gt=0)
 
@@ -162,7 +200,7 @@ class _Visual(_Clip):
 
 class VideoClip(_Visual):
     type: Literal["video"]
-    src: Source
+    src: MediaSource
     trim: float = Field(0.0, ge=0)
     volume: float = Field(1.0, ge=0, le=10)
     loop: bool = False
@@ -173,7 +211,7 @@ class VideoClip(_Visual):
 
 class ImageClip(_Visual):
     type: Literal["image"]
-    src: Source
+    src: MediaSource
     effect: EffectName | None = None
     crop: Crop | None = None
 
@@ -242,7 +280,9 @@ class CaptionsClip(_Visual):
     fit: Fit = "none"
     position: Position | None = None  # type: ignore[assignment]  # None: the platform-safe default
     words: list[Word] | None = Field(None, description="at most FRAMEFLEET_MAX_CAPTION_WORDS (20,000)")
-    src: Source | None = None
+    src: MediaSource | None = None
+    of: str | None = Field(None, pattern=_CLIP_ID, description="the id of the clip whose sound these captions "
+                                                                "show (aligned to its script when it was generated)")
     style: CaptionStyle = "clean"
     font: str = "DejaVu Sans"
     size: float = Field(72, gt=0, le=1000)
@@ -258,14 +298,14 @@ class CaptionsClip(_Visual):
 
     @model_validator(mode="after")
     def _one_source(self) -> CaptionsClip:
-        if (self.words is None) == (self.src is None):
-            raise ValueError("give exactly one of words or src")
+        if [self.words is None, self.src is None, self.of is None].count(False) != 1:
+            raise ValueError("give exactly one of words, src or of")
         return self
 
 
 class AudioClip(_Clip):
     type: Literal["audio"]
-    src: Source
+    src: MediaSource
     trim: float = Field(0.0, ge=0)
     volume: float = Field(1.0, ge=0, le=10)
     fade_in: float = Field(0.0, ge=0)
@@ -304,7 +344,7 @@ class Track(Model):
 
 
 class Soundtrack(Model):
-    src: Source
+    src: MediaSource
     volume: float = Field(1.0, ge=0, le=10)
     trim: float = Field(0.0, ge=0)
     fade_in: float = Field(0.0, ge=0)
@@ -434,6 +474,7 @@ def load_spec(raw: Any, *, limits: Limits | None = None) -> RenderSpec:
     finite numbers, valid Unicode), so every way in (CLI, client, queue) refuses the same hostile input."""
     limits = limits or Limits()
     doc, problems = merged(raw, limits=limits)
+    problems += generated.document_problems(doc)
     try:
         spec = RenderSpec.model_validate(doc)
     except ValidationError as exc:
@@ -485,8 +526,45 @@ def _semantic_problems(spec: RenderSpec, limits: Limits) -> Iterator[Problem]:
                 yield Problem(f"{path}.transition.duration", "transitions are longer than the clip")
     if count > limits.max_clips:
         yield Problem("tracks", f"{count} clips is over the limit of {limits.max_clips}")
+    yield from _generation_problems(spec, limits)
     if count == 0:
         yield Problem("tracks", "no clips: a render needs at least one clip")
     from framefleet.compositor.measure import spec_problems  # it measures with modules importing this one
 
     yield from spec_problems(spec, limits)
+
+
+def _generation_problems(spec: RenderSpec, limits: Limits) -> Iterator[Problem]:
+    """Clip ids are unique, every ``of`` names a clip with sound, and the spec asks for a bounded number of
+    generations (each one is a billed job)."""
+    ids: dict[str, str] = {}
+    for path, clip in spec.clips():
+        if clip.id is not None:
+            if clip.id in ids:
+                yield Problem(f"{path}.id", f"{clip.id!r} is already the id of {ids[clip.id]}")
+            ids.setdefault(clip.id, path)
+    wanted: set[str] = set(generation_sources(spec))
+    for path, clip in spec.clips():
+        if not isinstance(clip, CaptionsClip) or clip.of is None:
+            continue
+        wanted.add(f"of:{path}")
+        target = ids.get(clip.of)
+        kinds = {p: c.type for p, c in spec.clips()}
+        if target is None:
+            yield Problem(f"{path}.of", f"no clip has the id {clip.of!r}")
+        elif kinds[target] not in ("audio", "video"):
+            yield Problem(f"{path}.of", f"{clip.of!r} is a {kinds[target]} clip: captions need an audio or video clip")
+    if len(wanted) > limits.max_generations:
+        yield Problem("tracks", f"{len(wanted)} generations is over the limit of {limits.max_generations}")
+
+
+def generation_sources(spec: RenderSpec) -> dict[generated.Generated, list[str]]:
+    """Every distinct generated source of a valid spec with the JSON paths that use it."""
+    found: dict[generated.Generated, list[str]] = {}
+    for path, clip in spec.clips():
+        src = getattr(clip, "src", None)
+        if isinstance(src, generated.Generated):
+            found.setdefault(src, []).append(f"{path}.src")
+    if spec.soundtrack is not None and isinstance(spec.soundtrack.src, generated.Generated):
+        found.setdefault(spec.soundtrack.src, []).append("soundtrack.src")
+    return found

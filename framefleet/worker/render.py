@@ -1,4 +1,7 @@
-"""A render job: claim → fetch → prepare → render → upload → settle (and the webhook)."""
+"""A render job: claim → (generations) → fetch → prepare → render → upload → settle (and the webhook).
+
+A spec that generates media (SPEC §8) has its generations run first, as jobs of the same tenant, while
+the render waits parked (:mod:`framefleet.worker.ingredients`)."""
 
 from __future__ import annotations
 
@@ -6,10 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from framefleet.compositor.ingredients import has_generations
 from framefleet.compositor.render import render
 from framefleet.compositor.spec import load_spec
 from framefleet.queue.jobs import Job
-from framefleet.worker import chunks
+from framefleet.worker import chunks, ingredients
 from framefleet.worker.assets import JobFetcher
 from framefleet.worker.lifecycle import Watch, run_job
 from framefleet.worker.results import record, upload
@@ -21,6 +25,13 @@ def run_render(rt: Runtime, job_id: str, *, last_try: bool = True, time_limit: f
 
     def body(job: Job, watch: Watch, work: Path) -> tuple[dict[str, Any], float] | None:
         spec = load_spec(job.payload.get("spec"), limits=rt.settings.limits)
+        made: list[dict[str, Any]] = list(job.payload.get("generations") or [])
+        if has_generations(spec):
+            ready = ingredients.resolve_job(rt, job, spec, watch)
+            if ready is None:
+                return None  # parked until its generations end
+            spec, made = ready
+            job = rt.store.get(job.id) or job  # chunks read the spec as now stored
         runs = chunks.plan_chunks(rt, job, spec, cancel=watch.stop)
         if runs is not None:
             chunks.split(rt, job, runs)
@@ -32,6 +43,8 @@ def run_render(rt: Runtime, job_id: str, *, last_try: bool = True, time_limit: f
         started = time.monotonic()
         stored = upload(rt.storage, job, result, cancel=watch.stop)
         record(result, upload_seconds=time.monotonic() - started)
+        if made:
+            stored["generations"] = made
         return stored, result.duration
 
     run_job(rt, job_id, body, what="render", last_try=last_try)
