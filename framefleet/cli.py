@@ -82,11 +82,13 @@ def _terminate_on_sigterm() -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from framefleet.compositor.ingredients import has_generations
     from framefleet.compositor.render import render
     from framefleet.compositor.shotstack import at_edit_paths, native
     from framefleet.compositor.validate import load_checked
     from framefleet.config import Settings
     from framefleet.console import ProgressBar
+    from framefleet.providers.inprocess import resolve_here
 
     settings = Settings.from_env()
     raw, edit = native(_read_spec(args.spec, settings.limits), limits=settings.limits)
@@ -95,6 +97,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         # an invalid spec is refused with its sources' problems too, all in one message
         spec = load_checked(raw, settings=settings, base_dir=base_dir)
     output = _output_path(args.output, args.spec, spec.output.format)
+    made: list[dict[str, Any]] = []
+    if has_generations(spec):  # SPEC §8: made here with the same providers (offline: local speech, alignment)
+        spec, made = resolve_here(raw, spec, settings=settings, base_dir=base_dir)
     bar = ProgressBar(enabled=not args.quiet)
     try:
         with at_edit_paths(edit):
@@ -102,7 +107,7 @@ def cmd_render(args: argparse.Namespace) -> int:
                             timeout=args.timeout)
     finally:
         bar.close()
-    print(json.dumps(result.summary()))
+    print(json.dumps({**result.summary(), **({"generations": made} if made else {})}))
     return EXIT_OK
 
 

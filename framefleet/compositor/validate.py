@@ -24,11 +24,13 @@ from framefleet.assets.netguard import refused_by_form
 from framefleet.compositor import captions as cap
 from framefleet.compositor import measure, plan, probe
 from framefleet.compositor.canvas import Canvas
+from framefleet.compositor.generated import SOURCE_FIELDS, Generated
+from framefleet.compositor.ingredients import Need, check_sizes, first_needs, has_generations, provider_for
 from framefleet.compositor.prepare import caption_files
 from framefleet.compositor.spec import CaptionsClip, RenderSpec, Source, TextClip, load_spec, merged
 from framefleet.compositor.text import is_font_file
 from framefleet.config import Settings
-from framefleet.errors import BadInput, FetchError, Problem, SpecError
+from framefleet.errors import BadInput, FetchError, Problem, ProviderError, SpecError
 
 #: What a source is used as, by the clip ``type`` (or ``soundtrack``/``font``) at a JSON path.
 MEDIA_USES = frozenset({"video", "image", "audio", "soundtrack"})
@@ -51,12 +53,16 @@ def validate_local(raw: Any, *, settings: Settings, base_dir: Path) -> dict[str,
     uses = spec_uses(spec)
     checked = check_sources(uses, fetcher=Fetcher(settings, base_dir=base_dir), settings=settings)
     problems = checked.problems + plan.trim_problems(spec, checked.media)  # local ones, even beside remote
+    problems += generation_problems(first_needs(spec), settings)
     if problems:
         raise SpecError(problems)
     canvas = Canvas.from_output(spec.output)
     summary: dict[str, Any] = {"valid": True, "width": canvas.width, "height": canvas.height,
                                "fps": float(canvas.fps), "format": spec.output.format}
-    if len(checked.files) == len(uses):  # every source is local: the whole timeline can be planned
+    generates = has_generations(spec)
+    if generates:
+        summary["generations"] = len(first_needs(spec))
+    if len(checked.files) == len(uses) and not generates:  # every source is local: the timeline can be planned
         files = checked.files
         phrases = caption_files(spec, files, limits=settings.limits)
         timeline = plan.build_plan(spec, media=checked.media, files=files, phrases=phrases, limits=settings.limits)
@@ -95,15 +101,41 @@ def spec_uses(spec: RenderSpec) -> Uses:
     uses: Uses = {}
     for path, clip in spec.clips():
         src = getattr(clip, "src", None)
-        if src:
+        if isinstance(src, Generated):
+            _request_uses(uses, src, f"{path}.src")
+        elif src:
             uses.setdefault(src, []).append((f"{path}.src", clip.type))
         if isinstance(clip, TextClip) and is_font_file(clip.style.font):
             uses.setdefault(clip.style.font, []).append((f"{path}.style.font", "font"))
         if isinstance(clip, CaptionsClip) and is_font_file(clip.font):
             uses.setdefault(clip.font, []).append((f"{path}.font", "font"))
-    if spec.soundtrack:
+    if spec.soundtrack and isinstance(spec.soundtrack.src, Generated):
+        _request_uses(uses, spec.soundtrack.src, "soundtrack.src")
+    elif spec.soundtrack:
         uses.setdefault(spec.soundtrack.src, []).append(("soundtrack.src", "soundtrack"))
     return uses
+
+
+def _request_uses(uses: Uses, request: Generated, path: str) -> None:
+    """The sources a generation request reads (a captions job's ``src``, a lipsync's ``video``...): checked
+    as far as any source is (found, fetchable), but not probed: the provider decides what it accepts."""
+    for name in SOURCE_FIELDS.get(request.type, ()):
+        value = request.request.get(name)
+        if isinstance(value, str):
+            uses.setdefault(value, []).append((f"{path}.{name}", "generate"))
+
+
+def generation_problems(needs: list[Need], settings: Settings) -> list[Problem]:
+    """Each request a provider is configured for, with scripts and prompts within its limits."""
+    problems: list[Problem] = []
+    for need in needs:
+        try:
+            check_sizes(need, provider_for(settings, need))
+        except ProviderError as exc:
+            problems += [Problem(f"{path}.generate", exc.message.split(": ", 1)[1]) for path in need.paths]
+        except SpecError as exc:
+            problems += exc.problems
+    return problems
 
 
 def document_uses(doc: Mapping[str, Any]) -> Uses:

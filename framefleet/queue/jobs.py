@@ -33,6 +33,8 @@ STAGES = ("fetch", "prepare", "render", "upload")
 TENANT_ALPHABET = "A-Z a-z 0-9 . _ -"
 _TENANT = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+")
+#: Idempotency keys under which render specs' generations are cached by content (SPEC §8): reserved.
+CONTENT_KEY_PREFIX = "content:"
 
 
 def check_fields(*, tenant: Any, idempotency_key: Any, metadata: Any, limits: Limits) -> None:
@@ -50,6 +52,9 @@ def check_fields(*, tenant: Any, idempotency_key: Any, metadata: Any, limits: Li
             or not _PRINTABLE_ASCII.fullmatch(idempotency_key)):
         problems.append(Problem("idempotency_key", f"must be 1-{limits.max_idempotency_key} printable ASCII "
                                                    "characters"))
+    elif isinstance(idempotency_key, str) and idempotency_key.startswith(CONTENT_KEY_PREFIX):
+        problems.append(Problem("idempotency_key", f"keys starting with {CONTENT_KEY_PREFIX!r} are framefleet's "
+                                                   "own (the cache of generations made for render specs)"))
     if metadata is not None:
         problems += _metadata_problems(metadata, limits)
     if problems:

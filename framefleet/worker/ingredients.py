@@ -27,14 +27,12 @@ from framefleet import policy
 from framefleet.compositor.ingredients import Made, Need, check_sizes, content_key, provider_for, resolve
 from framefleet.compositor.spec import RenderSpec, merged
 from framefleet.errors import GenerationFailed
-from framefleet.queue.jobs import Job, new_id
+from framefleet.queue.jobs import CONTENT_KEY_PREFIX, Job, new_id
 from framefleet.worker.lifecycle import Watch
 from framefleet.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-#: Idempotency keys of the content cache start with this; callers' own keys may not (``check_fields``).
-CONTENT_PREFIX = "content:"
 FIRST_WAIT = 0.25
 
 
@@ -43,7 +41,7 @@ def generation_job(rt: Runtime, render: Job, need: Need) -> tuple[Job, bool]:
     to the ``generate`` queue). Returns the job and whether it is new."""
     config = provider_for(rt.settings, need)
     check_sizes(need, config)
-    key = CONTENT_PREFIX + content_key(need, config)
+    key = CONTENT_KEY_PREFIX + content_key(need, config)
     for _ in range(4):
         job = Job(id=new_id(), type=need.type, tenant=render.tenant, payload=need.payload, queue="generate",
                   metadata={"render": render.id, "at": need.paths[0]}, idempotency_key=key)
@@ -54,7 +52,7 @@ def generation_job(rt: Runtime, render: Job, need: Need) -> tuple[Job, bool]:
             return found, True
         if found.status != "expired":
             return found, False
-        key = f"{CONTENT_PREFIX}{content_key(need, config)}:{found.id}"  # never started: start afresh
+        key = f"{CONTENT_KEY_PREFIX}{content_key(need, config)}:{found.id}"  # never started: start afresh
     return found, False
 
 
