@@ -10,7 +10,7 @@ SYSTEM_PACKAGES := ffmpeg fontconfig fonts-dejavu-core fonts-liberation2 fonts-n
     fonts-noto-color-emoji espeak-ng
 TEST_PACKAGES := redis-server prometheus rabbitmq-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-EXAMPLES := explainer montage product_ad captions_world
+EXAMPLES := explainer montage product_ad captions_world script_to_video
 
 .PHONY: demo test system system-test venv lint typecheck bench clean
 

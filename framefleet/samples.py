@@ -104,6 +104,10 @@ def make_all(folder: Path) -> Path:
         _photo(folder / "product.jpg", (1200, 1200))
     if not (folder / "logo.png").exists():
         _logo(folder / "logo.png")
+    for n, pattern in enumerate(("mandelbrot=s=720x1280:end_scale=0.6", "cellauto=s=720x1280:rule=110",
+                                 "gradients=s=720x1280:n=5:seed=7"), start=1):
+        if not (folder / f"script{n}.jpg").exists():  # the stills of script_to_video.json (9:16)
+            _ffmpeg("-f", "lavfi", "-i", pattern, "-frames:v", "1", "-q:v", "3", str(folder / f"script{n}.jpg"))
     if not (folder / "voiceover.wav").exists():
         _voice(folder)
     if not (folder / "music.mp3").exists():
