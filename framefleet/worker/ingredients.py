@@ -63,6 +63,9 @@ class Progress:
     used: list[dict[str, Any]] = field(default_factory=list)
     pending: int = 0
     total: int = 0
+    #: need key → the generation job this render waits for: looked up again by id, never by content, so
+    #: one that fails fails this render instead of the index making it anew on the next look
+    jobs: dict[str, str] = field(default_factory=dict)
 
 
 def _made(job: Job) -> Made:
@@ -78,7 +81,9 @@ def _maker(rt: Runtime, render: Job, seen: Progress) -> Any:
         made: dict[str, Made] = {}
         waiting = 0
         for need in needs:
-            job, _ = generation_job(rt, render, need)
+            known = rt.store.get(seen.jobs[need.key]) if need.key in seen.jobs else None
+            job = known or generation_job(rt, render, need)[0]
+            seen.jobs[need.key] = job.id
             seen.total += 1
             if job.status == "completed":
                 made[need.key] = _made(job)
@@ -103,22 +108,23 @@ def resolve_job(rt: Runtime, job: Job, spec: RenderSpec, watch: Watch
     from framefleet.compositor.spec import load_spec
 
     doc, _ = merged(job.payload.get("spec"), limits=rt.settings.limits)
-    seen = Progress()
+    seen = Progress(jobs=dict((job.generation or {}).get("jobs") or {}))
     resolved = resolve(doc, spec, _maker(rt, job, seen))
     if resolved is None:
         watch.progress("fetch", round(0.1 * (seen.total - seen.pending) / max(1, seen.total), 4))
-        park(rt, job)
+        park(rt, job, seen.jobs)
         return None
     ready = load_spec(resolved, limits=rt.settings.limits)
     rt.store.update(job.id, payload={**job.payload, "spec": resolved, "generations": seen.used}, generation=None)
     return ready, seen.used
 
 
-def park(rt: Runtime, job: Job) -> None:
+def park(rt: Runtime, job: Job, waiting: dict[str, str]) -> None:
     """Let the render go (no thread waits; ``attempts`` goes back) and look again after a growing delay.
     Its lease ends a little after the look-again message is due, so a lost message is swept up and resent."""
     waits = int((job.generation or {}).get("waits", 0))
     delay = min(rt.settings.render_wait_poll, FIRST_WAIT * 2 ** waits)
     rt.store.update(job.id, lease_until=time.time() + delay + policy.LEASE_SECONDS, worker=None,
-                    attempts=max(0, job.attempts - 1), stage="fetch", generation={"waits": waits + 1})
+                    attempts=max(0, job.attempts - 1), stage="fetch",
+                    generation={"waits": waits + 1, "jobs": waiting})
     rt.enqueue(job.queue, job.id, delay=delay)
