@@ -84,7 +84,7 @@ def test_bad_colour_and_source_scheme() -> None:
 
 def test_captions_need_words_or_src_and_words_ordered() -> None:
     found = problems(spec({"type": "captions"}, {"type": "captions", "words": [{"text": "a", "start": 2, "end": 1}]}))
-    assert found["tracks[0].clips[0]"] == "give exactly one of words or src"
+    assert found["tracks[0].clips[0]"] == "give exactly one of words, src or of"
     assert found["tracks[0].clips[1].words[0]"] == "end is before start"
 
 
@@ -106,3 +106,66 @@ def test_schema_uses_the_names_users_write() -> None:
     assert "'in'" in text and "'from'" in text and "in_" not in text
     assert {"video", "image", "text", "captions", "audio", "color"} <= set(str(schema["$defs"]).split("'"))
 
+
+
+def _voice(**request: object) -> dict:
+    return {"type": "audio", "id": "vo", "src": {"generate": "speech_from_text", **request}}
+
+
+def test_generation_requests_are_checked_at_their_paths_without_running() -> None:
+    found = problems(spec(
+        {"type": "image", "length": 2, "src": {"generate": "speech_from_text", "text": "hi"}},
+        {"type": "audio", "src": {"generate": "speech_from_text", "format": "ogg"}},
+        {"type": "audio", "src": {"generate": "dance", "text": "hi"}},
+        {"type": "video", "src": {"generate": "lipsync", "video": {"generate": "media", "src": "a.mp4"},
+                                  "audio": "ftp://x/a.wav"}},
+        {"type": "audio", "src": {"text": "no type"}},
+        {"type": "audio", "src": "generate:0123"},
+    ))
+    assert found == {
+        "tracks[0].clips[0].src.generate": "speech_from_text cannot make the source of an image clip "
+                                           "(use image_from_text, media)",
+        "tracks[0].clips[1].src.format": "must be mp3 or wav",
+        "tracks[0].clips[1].src.text": "required for speech_from_text",
+        "tracks[0].clips[2].src.generate": "unknown generation type 'dance' (one of speech_from_text, captions, "
+                                           "image_from_text, text, video_from_text, video_from_image, lipsync, media)",
+        "tracks[0].clips[3].src.video": "a generation request cannot take another generation as its source: "
+                                        "generate it in its own clip",
+        "tracks[0].clips[3].src.audio": "unsupported source scheme 'ftp' (use https://, s3://, job:, file:// or "
+                                        "a path)",
+        "tracks[0].clips[4].src": 'must be a path or URL, or a generation request {"generate": TYPE, ...}',
+        "tracks[0].clips[5].src": "unsupported source scheme 'generate' (use https://, s3://, job:, file:// or "
+                                  "a path)",
+    }
+
+
+def test_captions_of_a_clip_need_its_id_and_sound_and_generations_are_capped() -> None:
+    found = problems(spec(_voice(text="Hi"), {"type": "captions", "of": "nobody"},
+                          {"type": "color", "id": "bg", "color": "#000000", "length": 1},
+                          {"type": "captions", "of": "bg"}, {"type": "audio", "id": "vo", "src": "a.wav"}))
+    assert found == {"tracks[0].clips[1].of": "no clip has the id 'nobody'",
+                     "tracks[0].clips[3].of": "'bg' is a color clip: captions need an audio or video clip",
+                     "tracks[0].clips[4].id": "'vo' is already the id of tracks[0].clips[0]"}
+    many = spec(*[_voice(text=f"line {n}") | {"id": f"v{n}"} for n in range(3)])
+    assert problems(many, Limits(max_generations=2)) == {"tracks": "3 generations is over the limit of 2"}
+    assert problems(spec({"type": "captions", "of": "x", "words": []})) == {
+        "tracks[0].clips[0]": "give exactly one of words, src or of"}
+
+
+def test_merge_fields_fill_generation_requests_and_one_request_is_one_generation() -> None:
+    from framefleet.compositor.generated import Generated
+    from framefleet.compositor.ingredients import first_needs
+
+    raw = spec(_voice(text="Hola {{name}}", voice="{{voice}}"),
+               {"type": "audio", "src": {"voice": "es", "text": "Hola Ana", "generate": "speech_from_text"}},
+               {"type": "captions", "of": "vo"})
+    raw["merge"] = {"name": "Ana", "voice": "es"}
+    loaded = load_spec(raw)
+    src = loaded.tracks[0].clips[0].src
+    assert isinstance(src, Generated) and src.request == {"generate": "speech_from_text", "text": "Hola Ana",
+                                                          "voice": "es"}
+    (need,) = first_needs(loaded)  # the same request twice, keys in another order: made once
+    assert need.payload == {"text": "Hola Ana", "voice": "es"}
+    assert need.paths == ("tracks[0].clips[0].src", "tracks[0].clips[1].src")
+    assert problems(spec(_voice(text="Hi {{who}}"))) == {"tracks[0].clips[0].src.text":
+                                                         "no merge value for placeholder {{who}}"}
