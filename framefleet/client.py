@@ -86,12 +86,10 @@ class Client:
         return job.public() if job else None
 
     def cancel(self, job_id: str, *, tenant: str | None = None) -> dict[str, Any] | None:
-        job = self.rt.store.cancel(job_id, tenant=tenant)
-        if job is not None and job.status == "canceled" and job.webhook_url:
-            from framefleet.worker.webhooks import encode, event
+        """A queued job ends canceled at once (counted, with its webhook); a running one stops within 2 s."""
+        from framefleet.worker.endings import cancel
 
-            if self.settings.webhook_secret:
-                self.actors.webhooks.send(job.webhook_url, encode(event(job)).decode())
+        job = cancel(self.rt, job_id, tenant=tenant)
         return job.public() if job else None
 
     def wait(self, job_id: str, *, tenant: str | None = None, timeout: float | None = None,

@@ -14,6 +14,8 @@ stack traces) goes in ``detail``, which is logged and never shown::
     ├── RenderError                 code "internal"    the render itself broke
     │   └── FFmpegError             ffmpeg exited non-zero
     ├── Canceled                    code "canceled"
+    ├── Expired                     code "expired"     the job waited in the queue past its time to live
+    ├── Abandoned                   code "internal"    the job's workers kept dying; it is given up
     ├── HandedBack                  code "internal"    the worker shut down; the work is redelivered
     ├── GenerationFailed            the code of the render's failed generation (SPEC §8 ``generate``)
     ├── Timeout                     code "timeout"
@@ -106,6 +108,16 @@ class Canceled(FramefleetError):
     """The job was canceled while it ran."""
 
     code = "canceled"
+
+
+class Expired(FramefleetError):
+    """The job waited in its queue longer than ``FRAMEFLEET_JOB_TTL`` and was never started."""
+
+    code = "expired"
+
+
+class Abandoned(FramefleetError):
+    """The workers running the job kept dying (``policy.MAX_DEATHS``): the job itself is the likely cause."""
 
 
 class GenerationFailed(FramefleetError):

@@ -15,12 +15,11 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
+from framefleet import policy
 from framefleet.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-RENDER_RETRIES = 3
-WEBHOOK_RETRIES = 8
 
 
 def attach(broker: dramatiq.Broker, rt: Runtime) -> None:
@@ -71,31 +70,33 @@ def declare(broker: dramatiq.Broker, *, render_time_limit_s: float = 3600.0,
         from framefleet.worker.render import run_render
 
         try:
-            run_render(runtime(), job_id, last_try=_last_try(RENDER_RETRIES), time_limit=render_time_limit_s)
+            run_render(runtime(), job_id, last_try=_last_try(policy.JOB_RETRIES), time_limit=render_time_limit_s)
         except TimeLimitExceeded:
-            from framefleet.worker.lifecycle import settle
+            from framefleet.errors import Timeout
+            from framefleet.worker.endings import end
 
-            settle(runtime(), job_id, "failed", error={"code": "timeout", "message": "the render took too long"})
+            end(runtime(), job_id, error=Timeout("the render took too long"))
 
     def render_chunk(job_id: str, index: int) -> None:
         from framefleet.worker.chunks import run_chunk
 
         try:
-            run_chunk(runtime(), job_id, index, last_try=_last_try(RENDER_RETRIES), time_limit=render_time_limit_s)
+            run_chunk(runtime(), job_id, index, last_try=_last_try(policy.JOB_RETRIES), time_limit=render_time_limit_s)
         except TimeLimitExceeded:
-            from framefleet.worker.lifecycle import settle
+            from framefleet.errors import Timeout
+            from framefleet.worker.endings import end
 
-            settle(runtime(), job_id, "failed", error={"code": "timeout", "message": "the render took too long"})
+            end(runtime(), job_id, error=Timeout("the render took too long"))
 
     def render_join(job_id: str) -> None:
         from framefleet.worker.chunks import run_join
 
-        run_join(runtime(), job_id, last_try=_last_try(RENDER_RETRIES), time_limit=render_time_limit_s)
+        run_join(runtime(), job_id, last_try=_last_try(policy.JOB_RETRIES), time_limit=render_time_limit_s)
 
     def generate_job(job_id: str) -> None:
         from framefleet.worker.generate import run_generation
 
-        run_generation(runtime(), job_id, last_try=_last_try(RENDER_RETRIES))
+        run_generation(runtime(), job_id, last_try=_last_try(policy.JOB_RETRIES))
 
     def deliver_webhook(url: str, body: str) -> None:
         from framefleet.metrics.definitions import WEBHOOKS
@@ -109,7 +110,7 @@ def declare(broker: dramatiq.Broker, *, render_time_limit_s: float = 3600.0,
                     allow_private=rt.settings.allow_private_urls)
             WEBHOOKS.labels("delivered").inc()
         except DeliveryFailed as exc:
-            last = exc.permanent or _last_try(WEBHOOK_RETRIES)
+            last = exc.permanent or _last_try(policy.WEBHOOK_RETRIES)
             WEBHOOKS.labels("failed" if last else "retried").inc()
             # never the whole URL: its query string is often the receiver's token
             log.info("webhook to %s failed (%s)%s", shown(url), exc, "; giving up" if last else "; will retry")
@@ -121,13 +122,14 @@ def declare(broker: dramatiq.Broker, *, render_time_limit_s: float = 3600.0,
     def make(fn: Any, queue: str, name: str | None = None, **options: Any) -> Any:
         return dramatiq.actor(broker=broker, actor_name=name or queue, queue_name=queue, **options)(fn)
 
-    job_options: dict[str, Any] = {"max_retries": RENDER_RETRIES, "time_limit": limit_ms, "min_backoff": 2000}
+    job_options: dict[str, Any] = {"max_retries": policy.JOB_RETRIES, "time_limit": limit_ms,
+                                   "min_backoff": policy.JOB_MIN_BACKOFF_MS, "max_backoff": policy.JOB_MAX_BACKOFF_MS}
     actors = Actors(
         render=make(render_job, "render", **job_options),
         render_gpu=make(render_job, "render_gpu", **job_options),
         generate=make(generate_job, "generate", **job_options),
-        webhooks=make(deliver_webhook, "webhooks", max_retries=WEBHOOK_RETRIES, min_backoff=webhook_min_backoff_ms,
-                      max_backoff=6 * 3600 * 1000, time_limit=60_000),
+        webhooks=make(deliver_webhook, "webhooks", max_retries=policy.WEBHOOK_RETRIES,
+                      min_backoff=webhook_min_backoff_ms, max_backoff=policy.WEBHOOK_MAX_BACKOFF_MS, time_limit=60_000),
         chunks={queue: make(render_chunk, queue, name=f"{queue}_chunk", **job_options)
                 for queue in ("render", "render_gpu")},
         joins={queue: make(render_join, queue, name=f"{queue}_join", **job_options)

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from framefleet.config import Limits
@@ -23,8 +24,21 @@ from framefleet.errors import Problem, SpecError
 
 TYPES = ("render", "speech_from_text", "image_from_text", "captions", "media", "text", "video_from_text",
          "video_from_image", "lipsync")
-STATUSES = ("queued", "processing", "completed", "failed", "canceled", "expired")
-TERMINAL = frozenset({"completed", "failed", "canceled", "expired"})
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life (SPEC §4); stored and compared as the plain string."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+
+
+STATUSES = tuple(s.value for s in JobStatus)
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.EXPIRED})
 STAGES = ("fetch", "prepare", "render", "upload")
 
 
@@ -113,6 +127,9 @@ class Job:
     #: Who runs it and until when that claim holds without a refresh (at-least-once delivery guard).
     worker: str | None = None
     lease_until: float = 0.0
+    #: How many workers died while holding the job (their lease lapsed): only these count towards
+    #: abandonment, never transient failures that were retried or hand-backs at shutdown.
+    deaths: int = 0
     #: A render split across workers (SPEC §7): ``total``, the frame ``spans`` of each chunk, the indexes
     #: ``done`` and each chunk's ``progress``. None for a job rendered in one place.
     chunks: dict[str, Any] | None = None
@@ -150,6 +167,9 @@ class Job:
 class JobStore(ABC):
     """Where jobs live. Implementations: in memory (one process) and Redis (a fleet)."""
 
+    #: The errors that mean "the store cannot be reached right now" (a restart): worth trying again.
+    unavailable: tuple[type[BaseException], ...] = ()
+
     @abstractmethod
     def create(self, job: Job) -> tuple[Job, bool]:
         """Store a new job; with an ``idempotency_key`` the tenant already used (on a job that did not fail
@@ -185,58 +205,91 @@ class JobStore(ABC):
     # -- built on the primitives ----------------------------------------------------------------------
 
     def start(self, job_id: str, *, worker: str | None = None, lease: float = 30.0) -> Job | None:
-        """Claim a job for a worker: queued (or processing after its worker died, its lease run out) →
-        processing, leased to ``worker``; None when someone else holds it."""
-        job = self.get(job_id)
-        if job is None:
-            return None
+        """Claim a job for a worker: queued (or processing after its worker died, its lease run out, or
+        parked by a worker that let it go) → processing, leased to ``worker``; None when someone else holds
+        it. Taking over from a worker that died counts one more death."""
         now = time.time()
-        return self.transition(job_id, allowed={"queued", "processing"}, status="processing", lease_free=True,
-                               started_at=now, attempts=job.attempts + 1, stage="fetch", progress=0.0,
-                               worker=worker, lease_until=now + lease)
+
+        def claim(job: Job) -> bool:
+            if job.status not in ("queued", "processing"):
+                return False
+            if job.status == "processing" and job.worker is not None:
+                if job.lease_until > now:
+                    return False  # its worker is alive and holds it
+                job.deaths += 1  # its worker stopped renewing the lease: it died mid-run
+            job.status, job.started_at, job.attempts = JobStatus.PROCESSING.value, now, job.attempts + 1
+            job.stage, job.progress, job.worker, job.lease_until = "fetch", 0.0, worker, now + lease
+            return True
+
+        return self.modify(job_id, claim)
 
     def finish(self, job_id: str, status: str, **changes: Any) -> Job | None:
-        """processing (or queued) → a terminal status, stamped."""
+        """processing (or queued) → a terminal status, stamped. A primitive: jobs end through
+        :func:`framefleet.worker.endings.end`, which also counts, logs and sends the webhook."""
         return self.transition(job_id, allowed={"queued", "processing"}, status=status,
                                finished_at=time.time(), **changes)
 
-    def cancel(self, job_id: str, *, tenant: str | None = None) -> Job | None:
-        """A queued job is canceled at once; a running one is flagged and its worker stops it."""
-        job = self.get(job_id, tenant=tenant)
-        if job is None or job.terminal:
-            return job
-        done = self.transition(job_id, allowed={"queued"}, status="canceled", finished_at=time.time(),
-                               error={"code": "canceled", "message": "the job was canceled"})
-        if done is not None:
-            return done
-        return self.update(job_id, cancel_requested=True)
+    @abstractmethod
+    def counters(self, *, tenant: str | None = None) -> dict[str, float]:
+        """The usage counters (:func:`deltas`) of one tenant, or of every tenant together."""
+
+    @abstractmethod
+    def queued_before(self, cutoff: float, *, limit: int) -> list[str]:
+        """Ids of queued jobs created before ``cutoff``, oldest first (an index, not a scan)."""
+
+    @abstractmethod
+    def lapsed(self, now: float, *, snooze: float, limit: int) -> list[str]:
+        """Ids of processing jobs whose lease ran out before ``now``; each is returned to one caller only
+        and not again for ``snooze`` seconds (every worker sweeps; one of them re-sends each job)."""
 
     def usage(self, *, tenant: str | None = None) -> dict[str, Any]:
         """Job counts by status and by type, seconds of output rendered, and what generations consumed by
-        type and provider (``generation[type][provider] = {jobs, characters, ...}``), for billing."""
+        type and provider (``generation[type][provider] = {jobs, characters, ...}``), for billing.
+
+        Read from counters kept on every transition, so its cost does not grow with the number of jobs."""
+        counts = self.counters(tenant=tenant)
         by_status: dict[str, int] = dict.fromkeys(STATUSES, 0)
         by_type: dict[str, int] = {}
         generation: dict[str, dict[str, dict[str, float]]] = {}
-        seconds = 0.0
-        for job in self.recent(tenant=tenant, limit=1_000_000):
-            by_status[job.status] = by_status.get(job.status, 0) + 1
-            by_type[job.type] = by_type.get(job.type, 0) + 1
-            seconds += job.output_seconds if job.status == "completed" else 0.0
-            if job.usage:
-                row = generation.setdefault(job.type, {}).setdefault(str(job.usage.get("provider", "")), {})
-                row["jobs"] = row.get("jobs", 0) + 1
-                for unit, amount in job.usage.items():
-                    if unit not in ("provider", "model") and isinstance(amount, int | float):
-                        row[unit] = round(row.get(unit, 0) + amount, 3)
+        for key, value in counts.items():
+            kind, _, name = key.partition(":")
+            if kind == "status":
+                by_status[name] = int(value)
+            elif kind == "type" and value:
+                by_type[name] = int(value)
+            elif kind == "gen":
+                job_type, provider, unit = name.split("|", 2)
+                generation.setdefault(job_type, {}).setdefault(provider, {})[unit] = (
+                    int(value) if unit == "jobs" else round(value, 3))
         return {"tenant": tenant, "jobs": sum(by_status.values()), "by_status": by_status, "by_type": by_type,
-                "output_seconds": round(seconds, 3), "generation": generation}
+                "output_seconds": round(counts.get("output_seconds", 0.0), 3), "generation": generation}
 
-    def expire_queued(self, *, older_than: float) -> list[str]:
-        """Queued jobs created more than ``older_than`` seconds ago become ``expired``."""
-        cutoff = time.time() - older_than
-        expired = []
-        for job in self.recent(limit=1_000_000):
-            if job.status == "queued" and job.created_at < cutoff and self.finish(
-                    job.id, "expired", error={"code": "expired", "message": "the job waited too long in the queue"}):
-                expired.append(job.id)
-        return expired
+
+def deltas(before: Job | None, after: Job) -> dict[str, float]:
+    """How one write of a job (``before`` None: its creation) changes the usage counters: jobs by status
+    and type, seconds of output completed, and each generation's units by type and provider."""
+    out: dict[str, float] = {}
+
+    def add(key: str, amount: float) -> None:
+        if amount:
+            out[key] = out.get(key, 0.0) + amount
+
+    if before is None:
+        add("type:" + after.type, 1)
+    if before is None or before.status != after.status:
+        if before is not None:
+            add("status:" + before.status, -1)
+        add("status:" + after.status, 1)
+    if after.status == "completed" and (before is None or before.status != "completed"):
+        add("output_seconds", after.output_seconds)
+    old, new = (before.usage if before else None) or {}, after.usage or {}
+    if new != old and new:
+        provider = str(new.get("provider", ""))
+        if not old:
+            add(f"gen:{after.type}|{provider}|jobs", 1)
+        for unit, amount in new.items():
+            if unit not in ("provider", "model") and isinstance(amount, int | float):
+                previous = old.get(unit, 0)
+                add(f"gen:{after.type}|{provider}|{unit}", amount - (previous if isinstance(previous, int | float)
+                                                                    else 0))
+    return out

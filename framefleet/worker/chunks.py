@@ -48,8 +48,9 @@ from framefleet.errors import Canceled, FramefleetError, HandedBack
 from framefleet.flags import Flag
 from framefleet.metrics import definitions as m
 from framefleet.queue.jobs import Job
+from framefleet.worker import endings
 from framefleet.worker.assets import JobFetcher
-from framefleet.worker.lifecycle import Watch, failure, settle
+from framefleet.worker.lifecycle import Watch
 from framefleet.worker.results import record, upload
 from framefleet.worker.runtime import Runtime
 
@@ -155,20 +156,19 @@ def _timeline(rt: Runtime, job: Job, work: Path, *, cancel: Flag, pictures: bool
 
 
 def _ended(rt: Runtime, job_id: str, watch: Watch, exc: BaseException, *, last_try: bool) -> None:
-    """How a chunk or join that stopped early ends the job (or goes back to the broker)."""
-    if isinstance(exc, Canceled):
-        if watch.reason == "hand_back":
-            raise HandedBack("the worker shut down") from None
-        settle(rt, job_id, "canceled", error={"code": "canceled", "message": "the job was canceled"})
-        return
-    if isinstance(exc, FramefleetError):
-        if exc.transient and not last_try:
-            m.CHUNKS.labels("retried").inc()
-            raise exc
-        settle(rt, job_id, "failed", error=failure(exc))
-        return
-    log.error("render chunk of job %s broke", job_id, exc_info=exc)
-    settle(rt, job_id, "failed", error={"code": "internal", "message": "the render failed unexpectedly"})
+    """How a chunk or join that stopped early ends the job (or goes back to the broker): the job stays
+    ``processing`` while a chunk is retried, since its sibling chunks go on."""
+    if isinstance(exc, Canceled) and watch.reason == "hand_back":
+        raise HandedBack("the worker shut down") from None
+    if isinstance(exc, FramefleetError) and exc.transient and not last_try:
+        m.CHUNKS.labels("retried").inc()
+        raise exc
+    if not isinstance(exc, Exception):
+        raise exc
+    if not isinstance(exc, FramefleetError):
+        log.error("render chunk of job %s broke", job_id, exc_info=exc)
+        exc = FramefleetError("the render failed unexpectedly")
+    endings.end(rt, job_id, error=exc)
 
 
 def run_chunk(rt: Runtime, job_id: str, index: int, *, last_try: bool = True,
@@ -250,7 +250,7 @@ def run_join(rt: Runtime, job_id: str, *, last_try: bool = True, time_limit: flo
                 uploading = time.monotonic()
                 stored = upload(rt.storage, job, result, cancel=watch.stop)
                 record(result, upload_seconds=time.monotonic() - uploading)
-            settle(rt, job_id, "completed", result=stored, output_seconds=result.duration, stage="upload")
+            endings.end(rt, job_id, result=stored, output_seconds=result.duration, stage="upload")
         except BaseException as exc:
             _ended(rt, job_id, watch, exc, last_try=last_try)
         finally:

@@ -17,9 +17,11 @@ from __future__ import annotations
 import json
 import logging
 import mimetypes
+import time
 from pathlib import Path
 from typing import Any
 
+from framefleet import policy
 from framefleet.compositor.captions import TimedWord, group_phrases, webvtt
 from framefleet.compositor.probe import probe
 from framefleet.errors import BadInput, BadMedia, FramefleetError, ProviderError, ProviderUnavailable
@@ -61,8 +63,11 @@ def _request(rt: Runtime, job: Job, config: ProviderConfig, watch: Watch, work: 
 
 def _park(rt: Runtime, job: Job, state: dict[str, Any] | None, delay: float, stage: str) -> None:
     """Release the job (not a finished attempt: ``attempts`` goes back) and look at it again in ``delay`` s."""
-    rt.store.update(job.id, generation=state, lease_until=0.0, worker=None, attempts=max(0, job.attempts - 1),
-                    stage=stage)
+    # No worker holds it (``worker`` None: no death if nobody comes back), and its lease ends a little after
+    # the look-again message is due: should that delayed message be lost with a broker connection, the
+    # lease sweep sends the job again.
+    rt.store.update(job.id, generation=state, lease_until=time.time() + delay + policy.LEASE_SECONDS, worker=None,
+                    attempts=max(0, job.attempts - 1), stage=stage)
     rt.enqueue(job.queue, job.id, delay=max(0.05, delay))
 
 

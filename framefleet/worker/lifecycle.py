@@ -14,15 +14,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from framefleet import logs
+from framefleet import logs, policy
 from framefleet.errors import Canceled, FramefleetError
 from framefleet.metrics import definitions as m
-from framefleet.queue.jobs import Job
-from framefleet.worker.runtime import LEASE_SECONDS, MAX_ATTEMPTS, Runtime
-from framefleet.worker.webhooks import encode, event
+from framefleet.queue.jobs import Job, JobStatus
+from framefleet.worker import endings
+from framefleet.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ def claim(rt: Runtime, job_id: str, job: Job | None = None) -> Job | None:
     """The job to run for this message, or None when the message is a duplicate or stale.
 
     ``job`` is the job as just read, when the caller has it (the claim itself is atomic either way).
+    A job another live worker holds is left to it: if that worker dies, its lease lapses and the lease
+    sweep (:func:`sweep`) sends the job again. No "look again later" message is kept anywhere, so none
+    can be lost with a broker connection.
     """
     job = job or rt.store.get(job_id)
     if job is None:
@@ -40,29 +44,38 @@ def claim(rt: Runtime, job_id: str, job: Job | None = None) -> Job | None:
         return None
     if job.terminal:
         return None  # already finished: a redelivery; the result exists and is not written again
-    if job.status == "processing" and job.lease_until > time.time():
-        # Another worker holds the job, or held it until it died moments ago. Look again once the lease
-        # has run out: a live holder will have finished by then (or renewed it), a dead one will not.
-        delay = job.lease_until - time.time() + 1.0
-        log.info("job %s is leased by %s; checking again in %.0f s", job_id, job.worker, delay)
-        rt.enqueue(job.queue, job_id, delay=delay)
+    if job.status == JobStatus.PROCESSING and job.worker is not None and job.lease_until > time.time():
+        log.info("job %s is held by %s; leaving it to that worker", job_id, job.worker)
         return None
     if job.cancel_requested:
-        settle(rt, job_id, "canceled", error={"code": "canceled", "message": "the job was canceled"})
+        endings.end(rt, job_id, error=Canceled("the job was canceled"))
         return None
-    if job.attempts >= MAX_ATTEMPTS:
-        settle(rt, job_id, "failed", error={
-            "code": "internal",
-            "message": f"the job stopped the worker running it {job.attempts} times and was abandoned"})
+    if job.status == JobStatus.PROCESSING and job.worker is not None and job.deaths + 1 >= policy.MAX_DEATHS:
+        endings.abandon(rt, replace(job, deaths=job.deaths + 1))
         return None
-    started = rt.store.start(job_id, worker=rt.worker_id, lease=LEASE_SECONDS)
+    started = rt.store.start(job_id, worker=rt.worker_id, lease=policy.LEASE_SECONDS)
     if started is not None and started.attempts == 1:
         m.QUEUE_WAIT.labels(started.queue).observe(max(0.0, time.time() - started.created_at))
     return started
 
 
+def sweep(rt: Runtime, *, limit: int = 200) -> list[str]:
+    """Send every job whose worker stopped renewing its lease back to its queue (each worker runs this
+    every ``policy.SWEEP_INTERVAL``; the store hands each lapsed job to one sweeper only)."""
+    sent = []
+    for job_id in rt.store.lapsed(time.time(), snooze=policy.LEASE_SECONDS, limit=limit):
+        job = rt.store.get(job_id)
+        if job is None or job.status != JobStatus.PROCESSING:
+            continue
+        rt.enqueue(job.queue, job_id)
+        sent.append(job_id)
+    if sent:
+        log.info("lease sweep: sent %d job(s) with lapsed leases back to their queues", len(sent))
+    return sent
+
+
 def _lease(rt: Runtime, job_id: str) -> None:
-    rt.store.update(job_id, lease_until=time.time() + LEASE_SECONDS, worker=rt.worker_id)
+    rt.store.update(job_id, lease_until=time.time() + policy.LEASE_SECONDS, worker=rt.worker_id)
 
 
 class Watch:
@@ -77,7 +90,7 @@ class Watch:
         self._thread = threading.Thread(target=self._run, name=f"watch-{job_id}", daemon=True)
 
     def _run(self) -> None:
-        next_lease = time.monotonic() + LEASE_SECONDS / 3
+        next_lease = time.monotonic() + policy.LEASE_SECONDS / 3
         while not self._done.wait(WATCH_INTERVAL):
             if self.rt.hand_back.is_set():
                 self.reason = "hand_back"
@@ -92,7 +105,7 @@ class Watch:
                     return
                 if time.monotonic() > next_lease:
                     _lease(self.rt, self.job_id)
-                    next_lease = time.monotonic() + LEASE_SECONDS / 3
+                    next_lease = time.monotonic() + policy.LEASE_SECONDS / 3
             except Exception:  # the store blinked (Redis restart): keep rendering, try again next tick
                 log.warning("job store unreachable while watching %s", self.job_id, exc_info=True)
 
@@ -121,41 +134,37 @@ class Watch:
             self._thread.join(timeout=2)
 
 
-def settle(rt: Runtime, job_id: str, status: str, **changes: Any) -> Job | None:
-    """Record a terminal status (once: a second settle of the same job is a no-op) and send the webhook."""
-    if status == "completed":
-        changes["progress"] = 1.0
-    job = rt.store.finish(job_id, status, lease_until=0.0, **changes)
-    if job is None:
-        return None
-    if job.chunks is not None:  # a split render: its chunk files never outlive it
-        try:
-            rt.storage.delete_prefix(f"{job.tenant}/{job.id}/chunks")
-        except Exception:
-            log.warning("chunk files of job %s could not be deleted", job_id, exc_info=True)
-    m.JOBS.labels(job.type, status).inc()
-    log.info("%s job %s%s", job.type, status, f" ({job.error['code']}: {job.error['message']})" if job.error else "")
-    if status == "completed":
-        m.LAST_SUCCESS.set(time.time())
-    elif job.error:
-        m.FAILURES.labels(job.type, job.error.get("code", "internal")).inc()
-    if job.webhook_url and rt.settings.webhook_secret and rt.notify is not None:
-        rt.notify(job.webhook_url, encode(event(job)).decode())
-    return job
-
-
 def hand_back(rt: Runtime, job: Job) -> None:
-    """Shutdown grace is over: put the job back on its queue for another worker."""
-    if rt.store.transition(job.id, allowed={"processing"}, status="queued", stage=None, progress=0.0,
-                           attempts=max(0, job.attempts - 1), lease_until=0.0, worker=None) is not None:
+    """Shutdown grace is over: put the job back on its queue for another worker. Neither a death nor an
+    attempt: the job did nothing wrong, the worker was asked to stop."""
+    if rt.store.transition(job.id, allowed={JobStatus.PROCESSING}, status=JobStatus.QUEUED, stage=None,
+                           progress=0.0, attempts=max(0, job.attempts - 1), lease_until=0.0,
+                           worker=None) is not None:
         rt.enqueue(job.queue, job.id)
         log.info("job %s handed back to queue %s", job.id, job.queue)
 
 
-def failure(exc: FramefleetError) -> dict[str, str]:
-    if exc.detail:
-        log.info("job failure detail: %s", exc.detail)
-    return exc.as_dict()
+def ended(rt: Runtime, job: Job, watch: Watch, exc: BaseException, *, what: str, last_try: bool) -> None:
+    """How work that stopped early ends its job, the same for whole jobs, chunks and joins: hand-back at
+    shutdown; cancel; a transient error retried by the broker (re-raised, the job queued again) until the
+    retries run out; anything else fails the job with its own code and message."""
+    if isinstance(exc, Canceled) and watch.reason == "hand_back":
+        hand_back(rt, job)
+        return
+    if isinstance(exc, FramefleetError):
+        if exc.transient and not last_try:
+            log.warning("%s job %s will be retried: %s%s", what, job.id, exc.message,
+                        f" ({exc.detail})" if exc.detail else "")
+            endings.durably(rt, lambda: rt.store.transition(job.id, allowed={JobStatus.PROCESSING},
+                                                            status=JobStatus.QUEUED, lease_until=0.0, worker=None),
+                            what=f"queueing job {job.id} again")
+            raise exc
+        endings.end(rt, job.id, error=exc)
+        return
+    if not isinstance(exc, Exception):
+        raise exc  # SystemExit, KeyboardInterrupt: the process is going; the lease sweep recovers the job
+    log.error("%s job %s broke", what, job.id, exc_info=exc)
+    endings.end(rt, job.id, error=FramefleetError(f"the {what} failed unexpectedly"))
 
 
 #: The work of one job type: given the claimed job, its watch and a work folder, produce the job's
@@ -186,19 +195,8 @@ def run_job(rt: Runtime, job_id: str, body: Body, *, what: str, last_try: bool =
             if outcome is None:
                 return
             result, seconds = outcome
-            settle(rt, job_id, "completed", result=result, output_seconds=seconds, stage="upload")
-        except Canceled:
-            if watch.reason == "hand_back":
-                hand_back(rt, job)
-            else:
-                settle(rt, job_id, "canceled", error={"code": "canceled", "message": "the job was canceled"})
-        except FramefleetError as exc:
-            if exc.transient and not last_try:
-                rt.store.transition(job_id, allowed={"processing"}, status="queued", lease_until=0.0)
-                raise
-            settle(rt, job_id, "failed", error=failure(exc))
-        except Exception:
-            log.exception("%s job %s broke", what, job_id)
-            settle(rt, job_id, "failed", error={"code": "internal", "message": f"the {what} failed unexpectedly"})
+            endings.end(rt, job_id, result=result, output_seconds=seconds, stage="upload")
+        except BaseException as exc:
+            ended(rt, job, watch, exc, what=what, last_try=last_try)
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -12,13 +12,14 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import dramatiq
 
-from framefleet import leftovers
+from framefleet import leftovers, policy
 from framefleet.config import Settings
 from framefleet.errors import BadInput
 from framefleet.queue.actors import Actors, attach, declare
@@ -30,7 +31,6 @@ from framefleet.worker.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
-EXPIRY_INTERVAL = 60.0
 WEBHOOK_THREADS = 2
 
 
@@ -72,28 +72,23 @@ def build_runtime(settings: Settings) -> tuple[Runtime, dramatiq.Broker, Actors]
     return rt, broker, actors
 
 
-def expire(rt: Runtime) -> list[str]:
-    """Expire old queued jobs, counting them and telling their webhooks (``job.failed``)."""
-    from framefleet.metrics import definitions as m
-    from framefleet.worker.webhooks import encode, event
+def _maintenance_loop(rt: Runtime, stop: threading.Event) -> None:
+    """Every worker process: send jobs with lapsed leases back to their queues, and expire old queued
+    jobs. Both read indexes, so their cost does not grow with the number of jobs."""
+    # imported here, not at the top: they define metrics, which must be created after the pod's shared
+    # metrics folder is set up (framefleet.metrics.setup.prepare)
+    from framefleet.worker import endings
+    from framefleet.worker.lifecycle import sweep
 
-    expired = rt.store.expire_queued(older_than=rt.settings.job_ttl)
-    for job_id in expired:
-        job = rt.store.get(job_id)
-        if job is None:
-            continue
-        m.JOBS.labels(job.type, "expired").inc()
-        if job.webhook_url and rt.settings.webhook_secret and rt.notify is not None:
-            rt.notify(job.webhook_url, encode(event(job)).decode())
-    return expired
-
-
-def _expire_loop(rt: Runtime, stop: threading.Event) -> None:
-    while not stop.wait(EXPIRY_INTERVAL):
+    last_expiry = 0.0
+    while not stop.wait(policy.SWEEP_INTERVAL):
         try:
-            expire(rt)
+            sweep(rt)
+            if time.monotonic() - last_expiry >= policy.EXPIRY_INTERVAL:
+                last_expiry = time.monotonic()
+                endings.expire(rt)
         except Exception:
-            log.warning("expiring queued jobs failed", exc_info=True)
+            log.warning("lease sweep or expiry failed; trying again", exc_info=True)
 
 
 def sweep_leftovers(settings: Settings, storage: Storage) -> list[Path]:
@@ -177,7 +172,7 @@ def run_one(settings: Settings, *, queues: Sequence[str], threads: int, serve_me
         signal.signal(sig, lambda *_: stop.set())
     for worker in pool:
         worker.start()
-    threading.Thread(target=_expire_loop, args=(rt, stop), daemon=True).start()
+    threading.Thread(target=_maintenance_loop, args=(rt, stop), daemon=True).start()
     log.info("worker %s consuming %s with %d thread(s)", rt.worker_id, ",".join(queues), threads)
     print(f"framefleet worker ready: queues={','.join(queues)} threads={threads}", file=sys.stderr, flush=True)
     stop.wait()

@@ -14,11 +14,6 @@ from framefleet.config import Settings
 from framefleet.queue.jobs import JobStore
 from framefleet.storage import Storage
 
-#: A running job refreshes its lease this often; a job whose lease lapsed may be taken over.
-LEASE_SECONDS = 30.0
-#: A job that has started this many times without finishing (its workers keep dying) is failed.
-MAX_ATTEMPTS = 3
-
 _work_lock = threading.Lock()
 
 

@@ -23,7 +23,8 @@ def store(request: pytest.FixtureRequest) -> Iterator[JobStore]:
 
 
 def job(tenant: str = "acme", **kw: object) -> Job:
-    return Job(id=new_id(), type="render", tenant=tenant, payload={"spec": {}}, **kw)  # type: ignore[arg-type]
+    fields: dict[str, object] = {"type": "render", "payload": {"spec": {}}, **kw}
+    return Job(id=new_id(), tenant=tenant, **fields)  # type: ignore[arg-type]
 
 
 def test_create_get_and_tenant_scoping(store: JobStore) -> None:
@@ -74,16 +75,6 @@ def test_only_one_of_racing_workers_wins(store: JobStore) -> None:
     assert len(wins) == 1
 
 
-def test_cancel_queued_and_running(store: JobStore) -> None:
-    queued, _ = store.create(job())
-    assert store.cancel(queued.id).status == "canceled"  # type: ignore[union-attr]
-    running, _ = store.create(job())
-    store.start(running.id)
-    flagged = store.cancel(running.id)
-    assert flagged is not None and flagged.status == "processing" and flagged.cancel_requested
-    assert store.cancel(running.id, tenant="other") is None
-
-
 def test_usage_and_listing(store: JobStore) -> None:
     for _ in range(3):
         j, _ = store.create(job())
@@ -92,18 +83,61 @@ def test_usage_and_listing(store: JobStore) -> None:
     store.create(job(tenant="globex"))
     usage = store.usage(tenant="acme")
     assert usage["by_status"]["completed"] == 3 and usage["output_seconds"] == 7.5
+    assert usage["by_status"]["queued"] == 0 and usage["by_status"]["processing"] == 0
     assert usage["by_type"] == {"render": 3}
-    assert store.usage()["jobs"] == 4
+    assert store.usage()["jobs"] == 4 and store.usage()["by_status"]["queued"] == 1
     listed = store.recent(tenant="acme")
     assert len(listed) == 3 and listed[0].created_at >= listed[-1].created_at
 
 
-def test_old_queued_jobs_expire(store: JobStore) -> None:
+def test_usage_counts_each_transition_once(store: JobStore) -> None:
+    """Counters move with the status: a re-finish, a retry back to queued and a generation's usage."""
+    j, _ = store.create(job(type="speech_from_text"))
+    store.start(j.id)
+    store.transition(j.id, allowed={"processing"}, status="queued")  # a transient retry
+    store.start(j.id)
+    store.update(j.id, usage={"provider": "local", "model": "espeak-ng", "characters": 120})
+    store.finish(j.id, "completed")
+    assert store.finish(j.id, "failed") is None  # no second end, no second count
+    usage = store.usage(tenant="acme")
+    assert usage["by_status"] == {"queued": 0, "processing": 0, "completed": 1, "failed": 0, "canceled": 0,
+                                  "expired": 0}
+    assert usage["generation"] == {"speech_from_text": {"local": {"jobs": 1, "characters": 120}}}
+
+
+def test_old_queued_jobs_are_found_by_index_oldest_first(store: JobStore) -> None:
+    older, _ = store.create(job(created_at=time.time() - 2000))
     old, _ = store.create(job(created_at=time.time() - 1000))
-    fresh, _ = store.create(job())
-    assert store.expire_queued(older_than=500) == [old.id]
-    assert store.get(old.id).status == "expired"  # type: ignore[union-attr]
-    assert store.get(fresh.id).status == "queued"  # type: ignore[union-attr]
+    store.create(job())
+    started, _ = store.create(job(created_at=time.time() - 3000))
+    store.start(started.id)  # no longer queued: not a candidate
+    assert store.queued_before(time.time() - 500, limit=10) == [older.id, old.id]
+    assert store.queued_before(time.time() - 500, limit=1) == [older.id]
+
+
+def test_lapsed_leases_go_to_one_sweeper_at_a_time(store: JobStore) -> None:
+    j, _ = store.create(job())
+    store.start(j.id, worker="host:1", lease=0.01)
+    live, _ = store.create(job())
+    store.start(live.id, worker="host:2", lease=60)
+    now = time.time() + 0.05
+    assert store.lapsed(now, snooze=30, limit=10) == [j.id]
+    assert store.lapsed(now, snooze=30, limit=10) == []  # another sweeper finds nothing until the snooze ends
+    assert store.lapsed(now + 31, snooze=30, limit=10) == [j.id]
+    store.finish(j.id, "failed")
+    assert store.lapsed(now + 100, snooze=30, limit=10) == [live.id]  # finished jobs leave the index
+
+
+def test_only_a_dead_worker_s_lease_counts_as_a_death(store: JobStore) -> None:
+    j, _ = store.create(job())
+    store.start(j.id, worker="host:1", lease=60)
+    assert store.start(j.id, worker="host:2") is None  # held by a live worker
+    store.update(j.id, lease_until=time.time() - 1)  # host:1 stopped renewing it
+    taken = store.start(j.id, worker="host:2")
+    assert taken is not None and taken.deaths == 1 and taken.attempts == 2 and taken.worker == "host:2"
+    store.update(j.id, worker=None, lease_until=0.0)  # parked by its worker: let go, not dead
+    again = store.start(j.id, worker="host:3")
+    assert again is not None and again.deaths == 1
 
 
 def test_only_one_worker_can_start_a_job(store: JobStore) -> None:

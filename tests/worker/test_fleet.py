@@ -266,8 +266,9 @@ def test_a_job_that_keeps_killing_workers_is_abandoned(attempts: int) -> None:
     from framefleet.worker.runtime import Runtime
 
     store = MemoryJobStore()
+    # its workers died twice already, and the one holding it now stopped renewing its lease: the third death
     job, _ = store.create(Job(id=new_id(), type="render", tenant="t", payload={}, status="processing",
-                              attempts=attempts))
+                              attempts=attempts, deaths=attempts - 1, worker="host:1", lease_until=0.0))
     rt = Runtime(Settings(), store, LocalStorage(Path("/tmp")))
     assert claim(rt, job.id) is None
     final = store.get(job.id)
@@ -307,7 +308,7 @@ def test_expired_jobs_tell_their_webhook() -> None:
     from framefleet.queue.jobs import Job, new_id
     from framefleet.queue.stores.memory import MemoryJobStore
     from framefleet.storage.local import LocalStorage
-    from framefleet.worker.process import expire
+    from framefleet.worker.endings import expire
     from framefleet.worker.runtime import Runtime
 
     sent: list[tuple[str, str]] = []

@@ -3,6 +3,11 @@
 Each job is one JSON document under ``framefleet:job:<id>``; per-tenant and global sorted sets index
 them by creation time; ``framefleet:idem:<tenant>:<key>`` maps idempotency keys to job ids. Status
 changes use WATCH/MULTI, so two workers racing on a redelivered message cannot both win.
+
+Every write also keeps, in the same transaction, what the fleet's periodic work reads, so none of it
+scans the jobs: ``framefleet:queued`` (queued jobs by creation time: expiry), ``framefleet:leases``
+(processing jobs by lease end: takeover sweeps) and the hashes ``framefleet:usage`` and
+``framefleet:usage:<tenant>`` (counters moved on each transition: ``usage``).
 """
 
 from __future__ import annotations
@@ -14,14 +19,25 @@ from typing import Any
 
 import redis
 
-from framefleet.queue.jobs import Job, JobStore
+from framefleet.queue.jobs import Job, JobStore, deltas
 
 NAMESPACE = "framefleet"
 #: Finished jobs are kept this long (seconds), then Redis drops them.
 RETENTION = 30 * 86400
 
 
+#: Atomically: the ids in the leases index with a score below ARGV[1] (at most ARGV[3]), each moved to
+#: ARGV[2], so one sweeper of the fleet gets each lapsed job, and none again until ARGV[2].
+_LAPSED = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id) end
+return ids
+"""
+
+
 class RedisJobStore(JobStore):
+    unavailable = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+
     def __init__(self, client: redis.Redis, *, namespace: str = NAMESPACE) -> None:
         self.r = client
         self.ns = namespace
@@ -54,6 +70,7 @@ class RedisJobStore(JobStore):
                     pipe.set(self._key(job.id), json.dumps(job.dump()))
                     pipe.zadd(f"{self.ns}:jobs", {job.id: job.created_at})
                     pipe.zadd(f"{self.ns}:jobs:{job.tenant}", {job.id: job.created_at})
+                    self._index(pipe, None, job)
                     if idem:
                         pipe.set(idem, job.id, ex=RETENTION)
                     pipe.execute()
@@ -84,11 +101,13 @@ class RedisJobStore(JobStore):
             with self.r.pipeline() as pipe:
                 try:
                     pipe.watch(key)  # type: ignore[no-untyped-call]
-                    job = self._read(pipe.get(key))
+                    raw = pipe.get(key)
+                    job, before = self._read(raw), self._read(raw)
                     if job is None or not change(job):
                         pipe.unwatch()
                         return None
                     pipe.multi()
+                    self._index(pipe, before, job)
                     if job.terminal:
                         pipe.set(key, json.dumps(job.dump()), ex=RETENTION)
                     else:
@@ -97,6 +116,32 @@ class RedisJobStore(JobStore):
                     return job
                 except redis.WatchError:
                     continue
+
+    def _index(self, pipe: Any, before: Job | None, job: Job) -> None:
+        """The indexes and counters of one write, queued in the write's transaction."""
+        if job.status == "queued":
+            pipe.zadd(f"{self.ns}:queued", {job.id: job.created_at})
+        elif before is None or before.status == "queued":
+            pipe.zrem(f"{self.ns}:queued", job.id)
+        if job.status == "processing":
+            if before is None or before.lease_until != job.lease_until or before.status != job.status:
+                pipe.zadd(f"{self.ns}:leases", {job.id: job.lease_until})
+        elif before is not None and before.status == "processing":
+            pipe.zrem(f"{self.ns}:leases", job.id)
+        for counter, amount in deltas(before, job).items():
+            pipe.hincrbyfloat(f"{self.ns}:usage", counter, amount)
+            pipe.hincrbyfloat(f"{self.ns}:usage:{job.tenant}", counter, amount)
+
+    def counters(self, *, tenant: str | None = None) -> dict[str, float]:
+        key = f"{self.ns}:usage:{tenant}" if tenant is not None else f"{self.ns}:usage"
+        return {str(k): float(v) for k, v in self.r.hgetall(key).items()}
+
+    def queued_before(self, cutoff: float, *, limit: int) -> list[str]:
+        return [str(i) for i in self.r.zrangebyscore(f"{self.ns}:queued", "-inf", f"({cutoff}", start=0, num=limit)]
+
+    def lapsed(self, now: float, *, snooze: float, limit: int) -> list[str]:
+        found = self.r.eval(_LAPSED, 1, f"{self.ns}:leases", now, now + snooze, limit)
+        return [str(i) for i in found or []]
 
     def update(self, job_id: str, **changes: Any) -> Job | None:
         return self._change(job_id, None, changes)
