@@ -164,11 +164,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from framefleet.config import Settings
     from framefleet.logs import setup
-    from framefleet.queue.broker import QUEUES
-    from framefleet.worker.process import run
+    from framefleet.metrics.setup import boot
 
     settings = Settings.from_env()
     setup(settings.log_format, verbose=args.verbose)
+    boot(settings.metrics_dir, settings.metrics_port, child=args.child)
+    # only now: the worker's modules define metrics, which must be created in the folder boot prepared
+    from framefleet.queue.broker import QUEUES
+    from framefleet.worker.process import run
+
     queues = args.queues or [q for q in QUEUES if q != "render_gpu"]
     return run(settings, queues=queues, processes=args.processes, threads=args.threads, child=args.child)
 

@@ -17,12 +17,11 @@ from framefleet.config import Settings
 from framefleet.errors import BadInput
 from framefleet.queue.jobs import TYPES, Job, check_fields, new_id
 from framefleet.worker.webhooks import check_url
+from framefleet.worker.wiring import build_runtime
 
 
 class Client:
     def __init__(self, settings: Settings | None = None) -> None:
-        from framefleet.worker.process import build_runtime
-
         self.settings = settings or Settings.from_env()
         self.rt, self.broker, self.actors = build_runtime(self.settings)
         self._embedded: Any = None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from framefleet.errors import BadInput
-from framefleet.providers.config import ProvidersFile, load_providers
+from framefleet.provider_config import ProvidersFile, load_providers
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -54,6 +54,9 @@ class Limits:
     #: A render spec may ask for at most this many generations (``{"generate": ...}`` sources and captions
     #: ``of`` a clip): each is a job billed to the tenant, so one spec cannot order thousands of them.
     max_generations: int = 20
+    #: An animated ``opacity``, ``offset.x``/``y`` or ``scale`` may have at most this many keyframes: each
+    #: is a term of an expression ffmpeg evaluates for every frame (nested, so parsing grows with it too).
+    max_keyframes: int = 64
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ class Settings:
             max_caption_words=int(number("MAX_CAPTION_WORDS", defaults.max_caption_words, int)),
             max_raster_pixels=int(number("MAX_RASTER_PIXELS", defaults.max_raster_pixels, int)),
             max_generations=int(number("MAX_GENERATIONS", defaults.max_generations, int)),
+            max_keyframes=int(number("MAX_KEYFRAMES", defaults.max_keyframes, int)),
         )
         cache = get("CACHE_DIR")
         xdg = env.get("XDG_CACHE_HOME")

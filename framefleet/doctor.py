@@ -92,7 +92,8 @@ def fleet_checks(settings: Settings) -> list[Check]:
 
     out: list[Check] = []
     try:
-        from framefleet.worker.process import _broker_ping, build_runtime
+        from framefleet.worker.process import _broker_ping
+        from framefleet.worker.wiring import build_runtime
 
         rt, broker, _ = build_runtime(settings)
         if settings.broker_url.startswith("memory://"):

@@ -26,7 +26,7 @@ from framefleet.compositor.generated import TEXT_FIELDS, Generated, digest
 from framefleet.compositor.spec import AudioClip, CaptionsClip, RenderSpec, VideoClip, generation_sources
 from framefleet.config import Settings
 from framefleet.errors import Problem, ProviderError, SpecError
-from framefleet.providers.config import ProviderConfig, configured
+from framefleet.provider_config import ProviderConfig, configured
 
 
 @dataclass(frozen=True)

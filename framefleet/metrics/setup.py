@@ -25,6 +25,13 @@ def prepare(folder: Path) -> Path:
     return folder
 
 
+def boot(metrics_dir: Path | None, port: int, *, child: bool) -> None:
+    """The first thing a worker process does, before any module that defines a metric is imported: the
+    pod's first process wipes and claims the shared folder; its children inherit the variable."""
+    if not child:
+        prepare(metrics_dir or default_dir(port))
+
+
 def mark_dead(pid: int) -> None:
     """A worker process ended: drop its live gauges (jobs in progress) from the sums."""
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:

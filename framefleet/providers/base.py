@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from framefleet.config import Limits
 from framefleet.errors import BadInput
 from framefleet.flags import Flag
-from framefleet.providers.config import ProviderConfig
+from framefleet.provider_config import ProviderConfig
 
 #: What a job consumed, by unit (SPEC §8): ``characters``, ``audio_seconds``, ``images``,
 #: ``video_seconds`` or ``tokens``.

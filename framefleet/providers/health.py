@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from framefleet.config import Settings
 from framefleet.errors import FramefleetError
-from framefleet.providers.config import GENERATION_TYPES, ProviderConfig, configured
+from framefleet.provider_config import GENERATION_TYPES, ProviderConfig, configured
 from framefleet.providers.http import ProviderHTTP
 
 #: A cheap authenticated GET per protocol: it answers 200 only with a working key.

@@ -30,7 +30,7 @@ from framefleet.assets.netguard import open_connection
 from framefleet.errors import Canceled, FetchError, ProviderError, ProviderUnavailable
 from framefleet.flags import Flag
 from framefleet.metrics import definitions as m
-from framefleet.providers.config import ProviderConfig
+from framefleet.provider_config import ProviderConfig
 
 log = logging.getLogger(__name__)
 

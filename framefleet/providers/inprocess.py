@@ -34,8 +34,8 @@ from framefleet.errors import (
     Timeout,
 )
 from framefleet.flags import Flag
+from framefleet.provider_config import ProviderConfig
 from framefleet.providers.base import Output, Pending, Request
-from framefleet.providers.config import ProviderConfig
 from framefleet.providers.registry import provider
 
 

@@ -17,7 +17,7 @@ from dramatiq.rate_limits import ConcurrentRateLimiter, WindowRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend, StubBackend
 
 from framefleet.config import Settings
-from framefleet.providers.config import ProviderConfig
+from framefleet.provider_config import ProviderConfig
 
 _backends: dict[str, Any] = {}
 _lock = threading.Lock()

@@ -1,6 +1,6 @@
 """Generation jobs (SPEC §8): a provider turns a request into stored media, with a render's lifecycle.
 
-Each type's provider comes from the providers file (:mod:`framefleet.providers.config`); ``media`` is
+Each type's provider comes from the providers file (:mod:`framefleet.provider_config`); ``media`` is
 built in (fetch a URL and store it). A job runs under :func:`~framefleet.worker.lifecycle.run_job`, so
 it has a render's stages, progress, cancel, retries, webhooks and metrics.
 
@@ -27,8 +27,8 @@ from framefleet.compositor.probe import probe
 from framefleet.errors import BadInput, BadMedia, FramefleetError, ProviderError, ProviderUnavailable
 from framefleet.flags import Flag
 from framefleet.metrics import definitions as m
+from framefleet.provider_config import ProviderConfig, configured
 from framefleet.providers.base import Output, Pending, Request
-from framefleet.providers.config import ProviderConfig, configured
 from framefleet.providers.limits import slot
 from framefleet.providers.registry import provider
 from framefleet.queue.jobs import Job

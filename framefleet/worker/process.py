@@ -22,64 +22,23 @@ import dramatiq
 from framefleet import leftovers, policy
 from framefleet.config import Settings
 from framefleet.errors import BadInput
-from framefleet.queue.actors import Actors, attach, declare
-from framefleet.queue.broker import QUEUES, make_broker
-from framefleet.queue.jobs import JobStore
+from framefleet.metrics.setup import mark_dead
+from framefleet.queue.broker import QUEUES
 from framefleet.storage import Storage, open_storage
+from framefleet.worker import endings
+from framefleet.worker.lifecycle import sweep
 from framefleet.worker.runtime import Runtime
 from framefleet.worker.supervisor import Supervisor
+from framefleet.worker.wiring import build_runtime
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_THREADS = 2
 
 
-def open_job_store(settings: Settings) -> JobStore:
-    from framefleet.queue.stores import open_store
-
-    if settings.state_url:
-        return open_store(settings.state_url)
-    if settings.broker_url.startswith(("amqp://", "amqps://")):
-        raise BadInput("with a RabbitMQ broker, set FRAMEFLEET_STATE_URL to a redis:// URL for job state")
-    return open_store(settings.broker_url)
-
-
-def build_runtime(settings: Settings) -> tuple[Runtime, dramatiq.Broker, Actors]:
-    """Broker, store, storage and actors, wired together, for a worker or a client."""
-    broker = make_broker(settings.broker_url)
-    rt = Runtime(settings, open_job_store(settings), open_storage(settings))
-    actors = declare(broker, render_time_limit_s=settings.render_time_limit,
-                     webhook_min_backoff_ms=settings.webhook_min_backoff_ms)
-    def enqueue(queue: str, job_id: str, delay: float | None = None) -> None:
-        actor = actors.for_queue(queue)
-        if delay:
-            actor.send_with_options(args=(job_id,), delay=int(delay * 1000))
-        else:
-            actor.send(job_id)
-
-    def dispatch_chunks(queue: str, job_id: str, count: int) -> None:
-        messages = [actors.chunks[queue].message(job_id, index) for index in range(count)]
-        dramatiq.group(messages, broker=broker).run()  # type: ignore[no-untyped-call]
-
-    def dispatch_join(queue: str, job_id: str) -> None:
-        actors.joins[queue].send(job_id)
-
-    rt.enqueue = enqueue
-    rt.notify = actors.webhooks.send
-    rt.dispatch_chunks = dispatch_chunks
-    rt.dispatch_join = dispatch_join
-    attach(broker, rt)
-    return rt, broker, actors
-
-
 def _maintenance_loop(rt: Runtime, stop: threading.Event) -> None:
     """Every worker process: send jobs with lapsed leases back to their queues, and expire old queued
     jobs. Both read indexes, so their cost does not grow with the number of jobs."""
-    # imported here, not at the top: they define metrics, which must be created after the pod's shared
-    # metrics folder is set up (framefleet.metrics.setup.prepare)
-    from framefleet.worker import endings
-    from framefleet.worker.lifecycle import sweep
-
     last_expiry = 0.0
     while not stop.wait(policy.SWEEP_INTERVAL):
         try:
@@ -197,15 +156,13 @@ def run(settings: Settings, *, queues: Sequence[str], processes: int, threads: i
     """``--processes 1`` runs here; more start that many children, keep that many running (a child that
     dies is replaced: :mod:`framefleet.worker.supervisor`) and relay signals to them.
 
-    The first process of a pod owns the metrics: it wipes the shared metrics folder and serves the one
-    exposition endpoint; children only write samples into the folder.
+    The first process of a pod owns the metrics: ``framefleet worker`` wiped the shared metrics folder
+    before anything defined a metric (:func:`framefleet.metrics.setup.boot`), and this process serves the
+    one exposition endpoint; children only write samples into the folder.
     """
-    from framefleet.metrics.setup import default_dir, mark_dead, prepare
-
     _check_queues(queues)
     if child:
         return run_one(settings, queues=queues, threads=threads, serve_metrics=False)
-    prepare(settings.metrics_dir or default_dir(settings.metrics_port))
     sweep_leftovers(settings, open_storage(settings))
     if processes <= 1:
         return run_one(settings, queues=queues, threads=threads)

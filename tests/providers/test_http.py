@@ -10,7 +10,7 @@ import pytest
 
 from framefleet.config import Settings
 from framefleet.errors import BadInput, Canceled, ProviderError, ProviderUnavailable
-from framefleet.providers.config import ProviderConfig, load_providers
+from framefleet.provider_config import ProviderConfig, load_providers
 from framefleet.providers.http import ProviderHTTP, retry_after
 from tests.providers.fakes import Reply, serve
 

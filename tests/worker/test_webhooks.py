@@ -50,7 +50,7 @@ def test_private_webhook_urls_are_refused() -> None:
 def test_a_webhook_url_turned_private_fails_once_and_its_token_is_never_logged(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from framefleet.config import Settings
-    from framefleet.worker.process import build_runtime
+    from framefleet.worker.wiring import build_runtime
 
     settings = Settings.from_env({"FRAMEFLEET_CACHE_DIR": str(tmp_path / "cache"), "FRAMEFLEET_WEBHOOK_SECRET": "s",
                                   "FRAMEFLEET_STORAGE_URL": f"file://{tmp_path / 'out'}"})
