@@ -162,7 +162,8 @@ def document_requests(doc: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, A
     for t, track in enumerate(tracks if isinstance(tracks, list) else []):
         clips = track.get("clips") if isinstance(track, dict) else None
         for c, clip in enumerate(clips if isinstance(clips, list) else []):
-            if isinstance(clip, dict) and clip.get("type") in ALLOWED and is_request(clip.get("src")):
+            kind = clip.get("type") if isinstance(clip, dict) else None
+            if isinstance(kind, str) and kind in ALLOWED and is_request(clip.get("src")):
                 yield f"tracks[{t}].clips[{c}].src", clip["src"], str(clip["type"])
     soundtrack = doc.get("soundtrack")
     if isinstance(soundtrack, dict) and is_request(soundtrack.get("src")):
