@@ -8,9 +8,14 @@ zoom transitions) happens inside the box, slides move the box.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from framefleet.compositor.canvas import Canvas
+
+if TYPE_CHECKING:
+    from framefleet.compositor.spec import Keyframe
 
 #: How far Ken Burns effects zoom, and how much a pan zooms in to have room to move.
 KEN_BURNS_ZOOM = 1.25
@@ -239,3 +244,60 @@ def wipe_window(size: int, moves: tuple[tuple[str, bool, float, float], ...]) ->
         sign = 1 if forward == entering else -1
         terms.append(f"{'+' if sign > 0 else '-'}{size}*{hidden}")
     return f"2*floor(({size}{''.join(terms)})/2)"
+
+
+# --- keyframes ---------------------------------------------------------------------------------------
+
+
+def _power(kind: str, n: int, p: str) -> str:
+    if kind == "in":
+        return f"pow({p},{n})"
+    if kind == "out":
+        return f"(1-pow(1-{p},{n}))"
+    return f"if(lt({p},0.5),{2 ** (n - 1)}*pow({p},{n}),1-pow(2-2*{p},{n})/2)"
+
+
+def _sine(kind: str, p: str) -> str:
+    if kind == "in":
+        return f"(1-cos({p}*PI/2))"
+    if kind == "out":
+        return f"sin({p}*PI/2)"
+    return f"((1-cos(PI*{p}))/2)"
+
+
+_POWERS = {"quad": 2, "cubic": 3, "quart": 4, "quint": 5}
+
+
+def eased(easing: str, p: str) -> str:
+    """``p`` (0 to 1) through an easing curve: ``ease_in``/``out``/``in_out`` are cubic, as are
+    Shotstack's; ``ease`` is the gentle in-out (sine) of CSS's ``ease``; quad to quint and sine as named."""
+    if easing == "linear":
+        return p
+    if easing == "ease":
+        return _sine("in_out", p)
+    kind, _, family = easing.removeprefix("ease_").partition("_")
+    if kind == "in" and family.startswith("out"):  # in_out[_family]
+        kind, family = "in_out", family.removeprefix("out").lstrip("_")
+    if family == "sine":
+        return _sine(kind, p)
+    return _power(kind, _POWERS.get(family or "cubic", 3), p)
+
+
+def tween(keyframes: Sequence[Keyframe], var: str) -> str:
+    """An animated value as one ffmpeg expression in ``var``, seconds from the clip's start.
+
+    Nested ``if``s, one per keyframe (their count is bounded by ``FRAMEFLEET_MAX_KEYFRAMES``): before the
+    first keyframe its ``from``; in a keyframe the eased value; after it, its ``to`` until the next
+    begins. ``var`` must count from the clip's first frame on the *whole* timeline's clock (``t`` minus
+    the clip's start), so a time segment that begins mid-clip continues the animation exactly.
+    """
+    value = _num(keyframes[0].from_)
+    for k in keyframes:
+        if k.interpolation == "constant":
+            now = f"if(lt({var},{_num(k.start + k.length)}),{_num(k.from_)},{_num(k.to)})"
+        else:
+            curve = k.easing or ("ease_in_out" if k.interpolation == "bezier" else "linear")
+            p = ramp(var, k.start, k.length)
+            now = f"({_num(k.from_)}+{_num(k.to - k.from_)}*{eased(curve, p)})"
+        value = f"if(lt({var},{_num(k.start)}),{value},{now})"
+    return value

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from framefleet.compositor import captions as cap
 from framefleet.compositor.canvas import Canvas
 from framefleet.compositor.geometry import even, fit
+from framefleet.compositor.layers.base import extent
 from framefleet.compositor.spec import CaptionsClip, ColorClip, RenderSpec, TextClip, TextStyle
 from framefleet.compositor.text import (
     Layout,
@@ -120,21 +121,22 @@ def text_problems(path: str, clip: TextClip, canvas: Canvas, font_file: str, lim
     if over(width, height, limits):
         yield Problem(f"{path}.style.size", _too_big("the text's picture", width, height, limits,
                                                      "use a smaller size or less text"))
-    elif over(even(width * clip.scale), even(height * clip.scale), limits):
-        yield Problem(f"{path}.scale", _too_big("the scaled text", even(width * clip.scale),
-                                                even(height * clip.scale), limits, "use a smaller scale"))
+    elif over(*(grown := extent(clip, even(width * clip.rest_scale), even(height * clip.rest_scale))), limits):
+        yield Problem(f"{path}.scale", _too_big("the scaled text (turned and padded for a wipe)", *grown, limits,
+                                                "use a smaller scale"))
 
 
 def color_problems(path: str, clip: ColorClip, canvas: Canvas, limits: Limits) -> Iterator[Problem]:
-    box = fit(canvas.width, canvas.height, canvas, clip.fit, clip.scale)
-    if over(box.width, box.height, limits):
-        yield Problem(f"{path}.scale", _too_big("the colour's picture", box.width, box.height, limits,
+    box = fit(canvas.width, canvas.height, canvas, clip.fit, clip.rest_scale)
+    width, height = extent(clip, box.width, box.height)  # at its peak scale, turned, padded for a wipe
+    if over(width, height, limits):
+        yield Problem(f"{path}.scale", _too_big("the colour's picture", width, height, limits,
                                                 "use a smaller scale"))
 
 
 def caption_problems(path: str, clip: CaptionsClip, *, states: Sequence[cap.CaptionState], canvas: Canvas,
                      font_file: str, limits: Limits) -> Iterator[Problem]:
-    width, height = caption_box(_caption_layouts(states, clip, canvas, font_file))
+    width, height = extent(clip, *caption_box(_caption_layouts(states, clip, canvas, font_file)))
     if over(width, height, limits):
         yield Problem(f"{path}.size", _too_big("the captions' picture", width, height, limits,
                                                "use a smaller size or fewer words a phrase (max_words)"))

@@ -280,6 +280,11 @@ def _finish(spec: RenderSpec, canvas: Canvas, *, visuals: list[VisualItem], audi
                                st.fade_in, st.fade_out, loop=st.loop, demuxer=info.demuxer if info else ""))
     if spec.output.format == "mp3" and not any(a.span.start < frames for a in audio):
         raise SpecError([Problem("output.format", NO_SOUND)])
-    return Plan(canvas, frames, spec.output, tuple(v for v in visuals if v.span.start < frames),
-                tuple(a for a in audio if a.span.start < frames),
+    shown = tuple(v for v in visuals if v.span.start < frames)
+    from framefleet.compositor.layers.base import layer_problems  # the layers import this module
+
+    problems = layer_problems(shown, canvas, limits.max_raster_pixels)
+    if problems:
+        raise SpecError(problems)
+    return Plan(canvas, frames, spec.output, shown, tuple(a for a in audio if a.span.start < frames),
                 duck=bool(spec.soundtrack and spec.soundtrack.duck))

@@ -151,7 +151,7 @@ def gradient_image(width: int, height: int, start: str, stop: str, angle: float,
 def _gradient(item: VisualItem, canvas: Canvas, workdir: Path, limits: Limits) -> Still:
     clip = item.clip
     assert isinstance(clip, ColorClip) and clip.gradient is not None
-    box = fit(canvas.width, canvas.height, canvas, clip.fit, clip.scale)
+    box = fit(canvas.width, canvas.height, canvas, clip.fit, clip.rest_scale)
     g = clip.gradient
     file = workdir / f"grad-{_slug(item.path)}.png"
     gradient_image(box.width, box.height, g.from_, g.to, g.angle, max_pixels=limits.max_raster_pixels

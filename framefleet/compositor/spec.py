@@ -7,6 +7,7 @@ span fields (timing, limits), and raises :class:`SpecError` with *every* problem
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterator
@@ -17,8 +18,10 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PlainValidator,
+    Tag,
     ValidationError,
     WithJsonSchema,
     field_validator,
@@ -122,9 +125,81 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
+Easing = Literal[
+    "linear", "ease", "ease_in", "ease_out", "ease_in_out",
+    "ease_in_quad", "ease_out_quad", "ease_in_out_quad", "ease_in_cubic", "ease_out_cubic", "ease_in_out_cubic",
+    "ease_in_quart", "ease_out_quart", "ease_in_out_quart", "ease_in_quint", "ease_out_quint",
+    "ease_in_out_quint", "ease_in_sine", "ease_out_sine", "ease_in_out_sine",
+]
+
+
+class Keyframe(Model):
+    """One tween of an animated value (Shotstack's ``{from, to, start, length, interpolation, easing}``):
+    from ``from`` to ``to`` over ``length`` seconds from ``start`` (seconds from the clip's start).
+    Before the first tween the value is its ``from``; between and after tweens, the last ``to``."""
+
+    from_: float = Field(alias="from", ge=-10, le=10)
+    to: float = Field(ge=-10, le=10)
+    start: float = Field(0.0, ge=0, le=86400, description="seconds from the clip's start")
+    length: float = Field(gt=0, le=86400)
+    interpolation: Literal["linear", "bezier", "constant"] = Field(
+        "linear", description="bezier follows easing (default ease_in_out); constant holds from, then jumps to to")
+    easing: Easing | None = None
+
+
+#: Keyframes (at most ``FRAMEFLEET_MAX_KEYFRAMES``) in time order, not overlapping.
+Keyframes = Annotated[list[Keyframe], Field(min_length=1, max_length=1000)]
+
+
+def _number_or_keyframes(value: Any) -> str:
+    return "<keyframes>" if isinstance(value, list) else "<number>"
+
+
+#: A number or keyframes; errors come from the one the user wrote (a list is read as keyframes), and the
+#: tag in their location is dropped by :func:`json_path`.
+NumberOrKeyframes = Annotated[
+    Annotated[float, Tag("<number>")] | Annotated[Keyframes, Tag("<keyframes>")],
+    Discriminator(_number_or_keyframes),
+]
+
+
+def rest(value: float | list[Keyframe], resting: float) -> float:
+    """The value a layer is built at: the number itself, or ``resting`` (1 for a scale or opacity, 0 for
+    an offset) when it is animated, the animation then applied frame by frame on top."""
+    return resting if isinstance(value, list) else value
+
+
+def peak(value: float | list[Keyframe]) -> float:
+    """The largest value an animated number takes (what sizes are bounded by)."""
+    return max(v for k in value for v in (k.from_, k.to)) if isinstance(value, list) else value
+
+
+def _keyframes_in_order(value: float | list[Keyframe]) -> float | list[Keyframe]:
+    if isinstance(value, list):
+        for a, b in itertools.pairwise(value):
+            if b.start < a.start + a.length - 1e-9:
+                raise ValueError("keyframes overlap or are out of order: each starts after the one before ends")
+    return value
+
+
+def _bounded(low: float, high: float) -> AfterValidator:
+    def check(value: float | list[Keyframe]) -> float | list[Keyframe]:
+        for v in (value,) if not isinstance(value, list) else [v for k in value for v in (k.from_, k.to)]:
+            if not low <= v <= high:
+                raise ValueError(f"{v:g} is outside {low:g} to {high:g}")
+        return _keyframes_in_order(value)
+    return AfterValidator(check)
+
+
 class Offset(Model):
-    x: float = Field(0.0, ge=-2, le=2, description="fraction of the frame width, to the right")
-    y: float = Field(0.0, ge=-2, le=2, description="fraction of the frame height, downwards")
+    x: Annotated[NumberOrKeyframes, _bounded(-2, 2)] = Field(
+        0.0, description="fraction of the frame width, to the right; or keyframes")
+    y: Annotated[NumberOrKeyframes, _bounded(-2, 2)] = Field(
+        0.0, description="fraction of the frame height, downwards; or keyframes")
+
+    @property
+    def animated(self) -> bool:
+        return isinstance(self.x, list) or isinstance(self.y, list)
 
 
 class Crop(Model):
@@ -189,13 +264,40 @@ class _Clip(Model):
 
 class _Visual(_Clip):
     fit: Fit = "cover"
-    scale: float = Field(1.0, gt=0, le=10)
+    scale: Annotated[NumberOrKeyframes, _bounded(0, 10)] = Field(
+        1.0, description="times the fitted size (more than 0, at most 10); or keyframes")
     position: Position = "center"
     offset: Offset = Offset()
-    opacity: float = Field(1.0, ge=0, le=1)
+    opacity: Annotated[NumberOrKeyframes, _bounded(0, 1)] = Field(1.0, description="0-1; or keyframes")
     transition: Transition | None = None
     filter: FilterName | None = None
     transform: Transform | None = None
+
+    @field_validator("scale")
+    @classmethod
+    def _positive(cls, value: float | list[Keyframe]) -> float | list[Keyframe]:
+        if not isinstance(value, list) and value <= 0:
+            raise ValueError("must be more than 0")
+        return value
+
+    @property
+    def rest_scale(self) -> float:
+        """The scale the layer is fitted at (1 when ``scale`` is animated)."""
+        return rest(self.scale, 1.0)
+
+    @property
+    def peak_scale(self) -> float:
+        """The largest scale the layer reaches: what its size is bounded by."""
+        return peak(self.scale)
+
+    @property
+    def rest_opacity(self) -> float:
+        return rest(self.opacity, 1.0)
+
+    @property
+    def animated(self) -> bool:
+        """Whether opacity, offset or scale has keyframes."""
+        return isinstance(self.scale, list) or isinstance(self.opacity, list) or self.offset.animated
 
 
 class VideoClip(_Visual):
@@ -386,6 +488,8 @@ def json_path(loc: tuple[int | str, ...]) -> str:
     for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
+        elif isinstance(part, str) and part.startswith("<"):
+            pass  # the branch of a number-or-keyframes field (``<number>``)
         elif i >= 2 and loc[i - 2] == "clips" and isinstance(loc[i - 1], int) and part in CLIP_TYPES:
             pass  # the tag after clips[n]; a field named like a type (a word's ``text``) is kept
         else:
@@ -524,6 +628,8 @@ def _semantic_problems(spec: RenderSpec, limits: Limits) -> Iterator[Problem]:
             both = int(clip.transition.in_ is not None) + int(clip.transition.out is not None)
             if both and clip.transition.duration * both > clip.length + 1e-9:
                 yield Problem(f"{path}.transition.duration", "transitions are longer than the clip")
+        if clip.type != "audio":
+            yield from _keyframe_problems(path, clip, limits)
     if count > limits.max_clips:
         yield Problem("tracks", f"{count} clips is over the limit of {limits.max_clips}")
     yield from _generation_problems(spec, limits)
@@ -532,6 +638,24 @@ def _semantic_problems(spec: RenderSpec, limits: Limits) -> Iterator[Problem]:
     from framefleet.compositor.measure import spec_problems  # it measures with modules importing this one
 
     yield from spec_problems(spec, limits)
+
+
+def _keyframe_problems(path: str, clip: VisualClip, limits: Limits) -> Iterator[Problem]:
+    """At most ``limits.max_keyframes`` a value; an animated scale changes the layer's size every frame,
+    which a rotation's box and a wipe's padding (sized once, when the graph starts) cannot follow."""
+    for name, value in (("opacity", clip.opacity), ("scale", clip.scale), ("offset.x", clip.offset.x),
+                        ("offset.y", clip.offset.y)):
+        if isinstance(value, list) and len(value) > limits.max_keyframes:
+            yield Problem(f"{path}.{name}", f"{len(value)} keyframes is over the limit of {limits.max_keyframes}")
+    if not isinstance(clip.scale, list):
+        return
+    if clip.transform is not None and clip.transform.rotate % 360:
+        yield Problem(f"{path}.scale", "keyframed scale cannot be combined with transform.rotate: give one "
+                                       "scale, or remove the rotation")
+    tr = clip.transition
+    if tr is not None and ({tr.in_, tr.out} & {"reveal", "wipe_left", "wipe_right", "wipe_up", "wipe_down"}):
+        yield Problem(f"{path}.scale", "keyframed scale cannot be combined with a reveal or wipe transition: "
+                                       "give one scale, or use fade, slide or drift")
 
 
 def _generation_problems(spec: RenderSpec, limits: Limits) -> Iterator[Problem]:

@@ -18,6 +18,7 @@ from framefleet.compositor.layers.base import Still
 from framefleet.compositor.plan import Plan, Span, build_plan
 from framefleet.compositor.probe import MediaInfo
 from framefleet.compositor.spec import load_spec
+from framefleet.errors import SpecError
 
 VIDEO = MediaInfo(duration=10.0, width=1920, height=1080, has_video=True, has_audio=True, demuxer="mov")
 MUSIC = MediaInfo(duration=3.0, has_audio=True, demuxer="mp3")
@@ -730,3 +731,105 @@ def test_speed_scales_the_pictures_clock_and_the_sounds_tempo() -> None:
         "-f", "mov", "-an", "-protocol_whitelist", "file", "-ss", "0.966667", "-t", "0.300000", "-i", "/m/a.mp4",
         "-f", "mov", "-protocol_whitelist", "file", "-ss", "1.000000", "-t", "0.266667",
     )
+
+
+def test_keyframes_are_per_frame_expressions_on_the_layers_alpha_size_and_place() -> None:
+    # A 320x240 red layer from 1 s: opacity eases out from 0 to 1 over its first 0.5 s (eq on the alpha
+    # plane: contrast k with brightness (k-1)/2 is val*k), its scale grows from 0.5 to 1 from 0.5 s to
+    # 1.5 s (scale with eval=frame, even sizes; the overlay keeps its centre with the frame's own w and h),
+    # and offset.x holds -0.25 for a second, then jumps to 0 (constant). Every expression reads the
+    # clip's clock, t minus its start on the whole timeline.
+    cmd = compile_spec({"output": {"width": 320, "height": 240, "loudness": None}, "tracks": [
+        {"clips": [{"type": "color", "color": "#000000", "length": 3}]},
+        {"clips": [{"type": "color", "color": "#ff0000", "start": 1, "length": 2,
+                    "scale": [{"from": 0.5, "to": 1, "start": 0.5, "length": 1}],
+                    "opacity": [{"from": 0, "to": 1, "length": 0.5, "interpolation": "bezier",
+                                 "easing": "ease_out"}],
+                    "offset": {"x": [{"from": -0.25, "to": 0, "length": 1, "interpolation": "constant"}]}}]}]})
+    clock = "(t-1.000000)"
+    k = f"(if(lt({clock}\\,0)\\,0\\,(0+1*(1-pow(1-clip(({clock}-0)/0.5\\,0\\,1)\\,3)))))"
+    s = f"if(lt({clock}\\,0.5)\\,0.5\\,(0.5+0.5*clip(({clock}-0.5)/1\\,0\\,1)))"
+    x = f"if(lt({clock}\\,0)\\,-0.25\\,if(lt({clock}\\,1)\\,-0.25\\,0))"
+    expected = chain(
+        "[0:v]format=yuv420p[s0]",
+        "[s0]trim=end_frame=90[s1]",
+        "[s1]settb=1/30[s2]",
+        "[s2]setpts=N+0[s3]",
+        "[s3]format=yuv420p[s4]",
+        "[s4]setsar=1[s5]",
+        "[s5]fps=fps=30/1[s6]",
+        "[1:v]format=yuv420p[s7]",
+        "[s7]trim=end_frame=60[s8]",
+        "[s8]settb=1/30[s9]",
+        "[s9]setpts=N+30[s10]",
+        "[s10]format=yuva420p[s11]",
+        "[s11]split=2[s12][s13]",
+        "[s13]alphaextract[s14]",
+        f"[s14]eq=brightness=({k}-1)/2:contrast={k}:eval=frame[s15]",
+        "[s12][s15]alphamerge[s16]",
+        f"[s16]scale=eval=frame:flags=bicubic:h=max(2\\,2*trunc(240*{s}/2)):w=max(2\\,2*trunc(320*{s}/2))[s17]",
+        f"[s6][s17]overlay=eof_action=pass:format=yuv420:x=0+0.5*(320-w)+({x})*320:y=0+0.5*(240-h)[s18]",
+    )
+    assert cmd.graph == expected
+
+
+def test_a_segment_starting_mid_clip_keeps_the_keyframes_on_the_timelines_clock() -> None:
+    # Frames 45-90 of the same layer: it is stamped from frame 45, and its expressions still read t - 1 s.
+    plan = plan_of({"output": {"width": 320, "height": 240, "loudness": None}, "tracks": [
+        {"clips": [{"type": "color", "color": "#ff0000", "start": 1, "length": 2,
+                    "offset": {"y": [{"from": 0, "to": 0.5, "start": 0.5, "length": 1}]}}]}]})
+    cmd = graph.compile_command(plan.window(Span(45, 90)), stills={}, encoding=CPU, output=Path("/o/seg.mp4"))
+    assert "setpts=N+45" in cmd.graph
+    assert "y=0+(if(lt((t-1.000000)\\,0.5)\\,0\\,(0+0.5*clip(((t-1.000000)-0.5)/1\\,0\\,1))))*240" in cmd.graph
+
+
+def test_layers_are_bounded_by_their_working_size_at_the_clips_path() -> None:
+    # The raster cap (4 x 3840x2160 = 33,177,600 px) bounds each layer as ffmpeg allocates it: after its
+    # scale (its peak, when keyframed), crop, rotation box and a wipe's 3x padding.
+    uhd = {"width": 3840, "height": 2160, "loudness": None}
+
+    def problems(clip: dict[str, Any]) -> list[str]:
+        try:
+            plan_of({"output": uhd, "tracks": [{"clips": [{"length": 1, **clip}]}]})
+        except SpecError as exc:
+            return [str(p) for p in exc.problems]
+        return []
+
+    # a 4K video scaled 10x: 38400x21600
+    assert problems({"type": "video", "src": "a.mp4", "scale": 10}) == [
+        "tracks[0].clips[0]: the layer would be 38400x21600 pixels while it is drawn (after scale, crop, "
+        "rotation and wipe padding), over the limit of 33177600: use a smaller scale"]
+    # a 4K colour at 2x is at the cap; a wipe pads it to 23040x4320
+    assert problems({"type": "color", "color": "#ff0000", "scale": 2}) == []
+    assert problems({"type": "color", "color": "#ff0000", "scale": 2, "transition": {"in": "wipe_left"}}) == [
+        "tracks[0].clips[0].scale: the colour's picture would be 23040x4320 pixels, over the limit of 33177600; "
+        "use a smaller scale"]
+    # an 800x600 photo at 6x (4800x3600) fits; turned 45 degrees its box is 5940x5940
+    assert problems({"type": "image", "src": "p.jpg", "fit": "none", "scale": 6}) == []
+    found = problems({"type": "image", "src": "p.jpg", "fit": "none", "scale": 6, "transform": {"rotate": 45}})
+    assert found and found[0].startswith("tracks[0].clips[0]: the layer would be 5940x5940 pixels"), found
+    # keyframed: the peak counts (cover 3840x2160 at 4x: 15360x8640)
+    found = problems({"type": "video", "src": "a.mp4", "scale": [{"from": 1, "to": 4, "length": 1}]})
+    assert found and "15360x8640" in found[0], found
+
+
+def test_keyframe_lists_are_bounded_and_checked_at_their_paths() -> None:
+    many = [{"from": 0, "to": 1, "start": i, "length": 1} for i in range(65)]
+    cases = [({"opacity": many}, "tracks[0].clips[0].opacity", "65 keyframes is over the limit of 64"),
+             ({"opacity": [{"from": 0, "to": 2, "length": 1}]}, "tracks[0].clips[0].opacity", "outside 0 to 1"),
+             ({"scale": [{"from": 0, "to": 1}]}, "tracks[0].clips[0].scale[0].length", "required"),
+             ({"offset": {"x": [{"from": 0, "to": 1, "length": 2}, {"from": 1, "to": 0, "start": 1, "length": 1}]}},
+              "tracks[0].clips[0].offset.x", "overlap"),
+             ({"scale": [{"from": 1, "to": 2, "length": 1}], "transform": {"rotate": 10}},
+              "tracks[0].clips[0].scale", "transform.rotate"),
+             ({"scale": [{"from": 1, "to": 2, "length": 1}], "transition": {"in": "reveal"}},
+              "tracks[0].clips[0].scale", "wipe"),
+             ({"opacity": [{"from": 0, "to": 1, "length": 1, "easing": "bouncy"}]},
+              "tracks[0].clips[0].opacity[0].easing", "ease_in")]
+    for clip, path, says in cases:
+        try:
+            load_spec({"tracks": [{"clips": [{"type": "color", "color": "#ff0000", "length": 90, **clip}]}]})
+        except SpecError as exc:
+            assert any(p.path == path and says in p.message for p in exc.problems), exc.problems
+        else:
+            raise AssertionError(f"{clip} was accepted")

@@ -103,7 +103,7 @@ def test_schema_uses_the_names_users_write() -> None:
     schema = json_schema()
     text = str(schema)
     assert schema["title"] == "framefleet render spec"
-    assert "'in'" in text and "'from'" in text and "in_" not in text
+    assert "'in'" in text and "'from'" in text and "'in_'" not in text and "'from_'" not in text
     assert {"video", "image", "text", "captions", "audio", "color"} <= set(str(schema["$defs"]).split("'"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 from framefleet.compositor import ffgraph, formats, geometry
 from framefleet.compositor.canvas import Canvas
 from framefleet.compositor.plan import VisualItem
-from framefleet.compositor.spec import ColorClip, ImageClip, VideoClip
+from framefleet.compositor.spec import ColorClip, ImageClip, VideoClip, VisualClip, rest
+from framefleet.errors import Problem
 
 Stream = ffgraph.Stream
 
@@ -241,16 +243,20 @@ def finish(stream: Stream, item: VisualItem, canvas: Canvas, *, width: int, heig
     fade_in = bool(tr and tr.in_ in FADING)
     fade_out = bool(tr and tr.out in FADING)
     wipes = bool(tr and {tr.in_, tr.out} & {*WIPES_X, *WIPES_Y})
-    if (has_alpha or clip.opacity < 1 or fade_in or fade_out or wipes) and not turned:
+    fading = _alpha_factor(item, canvas, width, height)
+    if (has_alpha or clip.rest_opacity < 1 or fade_in or fade_out or wipes or fading) and not turned:
         stream = stream.filter("format", "yuva420p")
-    if clip.opacity < 1:
-        stream = stream.filter("lut", a=f"val*{clip.opacity:.4f}")
+    if clip.rest_opacity < 1:
+        stream = stream.filter("lut", a=f"val*{clip.rest_opacity:.4f}")
+    if fading:
+        stream = _multiply_alpha(stream, fading)
     length = min(tr.duration, end - start) if tr else 0.0
     if fade_in:
         stream = stream.filter("fade", t="in", st=f"{start:.6f}", d=f"{length:.6f}", alpha=1)
     if fade_out:
         stream = stream.filter("fade", t="out", st=f"{end - length:.6f}", d=f"{length:.6f}", alpha=1)
     stream, wipe_x, wipe_y = _wipe(stream, item, canvas, width=width, height=height)
+    stream, grow_x, grow_y = _animated_scale(stream, item, canvas, width=width, height=height)
     x_expr, y_expr = str(x), str(y)
     for entering, name in ((True, tr.in_ if tr else None), (False, tr.out if tr else None)):
         if not name or not name.startswith(("slide_", "drift_")):
@@ -268,7 +274,76 @@ def finish(stream: Stream, item: VisualItem, canvas: Canvas, *, width: int, heig
             x_expr = expr if x_expr == str(x) else f"if(lt(t,{at:.6f}),{x_expr},{expr})"
         else:
             y_expr = expr if y_expr == str(y) else f"if(lt(t,{at:.6f}),{y_expr},{expr})"
-    return Placed(stream, x_expr + wipe_x, y_expr + wipe_y)
+    move_x, move_y = _animated_offset(item, canvas)
+    return Placed(stream, x_expr + wipe_x + grow_x + move_x, y_expr + wipe_y + grow_y + move_y)
+
+
+def _clock(item: VisualItem, canvas: Canvas) -> str:
+    """Seconds from the clip's first frame, on the whole timeline's clock: every layer is stamped with
+    the timeline's frame numbers (:func:`stamp`), so a segment that starts mid-clip continues its
+    keyframes exactly where the one-piece render is."""
+    start = canvas.seconds(item.span.start)
+    return f"(t-{start:.6f})" if start else "t"
+
+
+def _alpha_factor(item: VisualItem, canvas: Canvas, width: int, height: int) -> str:
+    """The per-frame factor for the layer's alpha ('' when constant): keyframed opacity, and an
+    animated scale so small the picture would shrink below the 2 px a 4:2:0 frame can be (hidden)."""
+    clip, clock = item.clip, _clock(item, canvas)
+    factors = []
+    if isinstance(clip.opacity, list):
+        factors.append(geometry.tween(clip.opacity, clock))
+    if isinstance(clip.scale, list) and min(v for k in clip.scale for v in (k.from_, k.to)) * min(width, height) < 2:
+        factors.append(f"gte({geometry.tween(clip.scale, clock)}*{min(width, height)},2)")
+    return "*".join(factors)
+
+
+def _multiply_alpha(stream: Stream, factor: str) -> Stream:
+    """The alpha plane times ``factor`` (an expression in ``t``), frame by frame.
+
+    The alpha plane is taken out as a grey picture, ``eq`` (``eval=frame``) maps it through a 256-entry
+    table it rebuilds once a frame (contrast k with brightness (k-1)/2 is exactly ``val*k``), and it is
+    merged back. That is two plane copies and one table lookup a pixel: ``geq`` evaluates an expression
+    per pixel (~0.1 s a 1080p frame) and ``lut`` has no clock.
+    """
+    split = stream.filter_multi_output("split")
+    factor = f"({factor})"
+    mask = split[1].filter("alphaextract").filter("eq", contrast=factor, brightness=f"({factor}-1)/2",
+                                                   eval="frame")
+    return ffgraph.filter([split[0], mask], "alphamerge")
+
+
+def _anchor(position: str | None) -> tuple[float, float]:
+    """Which point of the box stays put when it grows: its left, centre or right; top, middle or bottom."""
+    where = position or "center"
+    ax = 0.0 if "left" in where else 1.0 if "right" in where else 0.5
+    ay = 0.0 if where.startswith("top") else 1.0 if where.startswith("bottom") else 0.5
+    return ax, ay
+
+
+def _animated_scale(stream: Stream, item: VisualItem, canvas: Canvas, *, width: int, height: int
+                    ) -> tuple[Stream, str, str]:
+    """Keyframed ``scale``: the layer rescaled every frame (``scale`` with ``eval=frame``; overlay takes a
+    layer whose size changes), last, after its alpha is final (``alphamerge`` needs one size). The
+    overlay keeps the box's anchor point still, using the frame's own size (``w``, ``h``)."""
+    clip = item.clip
+    if not isinstance(clip.scale, list):
+        return stream, "", ""
+    k = geometry.tween(clip.scale, _clock(item, canvas))
+    stream = stream.filter("scale", w=f"max(2,2*trunc({width}*{k}/2))", h=f"max(2,2*trunc({height}*{k}/2))",
+                           eval="frame", flags="bicubic")
+    ax, ay = _anchor(clip.position)
+    grow_x = f"+{ax:g}*({width}-w)" if ax else ""
+    grow_y = f"+{ay:g}*({height}-h)" if ay else ""
+    return stream, grow_x, grow_y
+
+
+def _animated_offset(item: VisualItem, canvas: Canvas) -> tuple[str, str]:
+    """Keyframed ``offset.x``/``y`` (fractions of the frame) added to the overlay's place."""
+    offset, clock = item.clip.offset, _clock(item, canvas)
+    move_x = f"+({geometry.tween(offset.x, clock)})*{canvas.width}" if isinstance(offset.x, list) else ""
+    move_y = f"+({geometry.tween(offset.y, clock)})*{canvas.height}" if isinstance(offset.y, list) else ""
+    return move_x, move_y
 
 
 def fit_source(item: VisualItem, canvas: Canvas) -> geometry.Fitted:
@@ -277,14 +352,15 @@ def fit_source(item: VisualItem, canvas: Canvas) -> geometry.Fitted:
     assert isinstance(clip, VideoClip | ImageClip) and item.media is not None
     crop = clip.crop
     sides = (crop.left, crop.top, crop.right, crop.bottom) if crop else (0.0, 0.0, 0.0, 0.0)
-    return geometry.fit_cropped(item.media.width, item.media.height, canvas, clip.fit, clip.scale, sides=sides)
+    return geometry.fit_cropped(item.media.width, item.media.height, canvas, clip.fit, clip.rest_scale,
+                                sides=sides)
 
 
 def covers(item: VisualItem, canvas: Canvas) -> bool:
     """Whether the layer hides everything under it on every frame it shows: opaque, no transition,
     fitted to exactly the frame at its origin (the usual full-frame video or photo)."""
     clip = item.clip
-    if clip.opacity < 1 or (clip.transition and (clip.transition.in_ or clip.transition.out)):
+    if clip.rest_opacity < 1 or clip.animated or (clip.transition and (clip.transition.in_ or clip.transition.out)):
         return False
     if clip.transform is not None and clip.transform.rotate % 360 != 0:
         return False
@@ -292,7 +368,7 @@ def covers(item: VisualItem, canvas: Canvas) -> bool:
         colors = [clip.color] if clip.color else [clip.gradient.from_, clip.gradient.to] if clip.gradient else []
         if any(c[7:9] != "ff" for c in colors):
             return False
-        fitted = geometry.fit(canvas.width, canvas.height, canvas, clip.fit, clip.scale)
+        fitted = geometry.fit(canvas.width, canvas.height, canvas, clip.fit, clip.rest_scale)
     elif isinstance(clip, VideoClip | ImageClip) and item.media is not None and item.media.width:
         if item.media.has_alpha:
             return False
@@ -306,5 +382,54 @@ def covers(item: VisualItem, canvas: Canvas) -> bool:
 def fitted_position(item: VisualItem, canvas: Canvas, width: int, height: int, *, margin: float = 0.0
                     ) -> tuple[int, int]:
     clip = item.clip
-    return geometry.place(canvas, width, height, clip.position or "center", offset_x=clip.offset.x,
-                          offset_y=clip.offset.y, margin=margin)
+    return geometry.place(canvas, width, height, clip.position or "center", offset_x=rest(clip.offset.x, 0.0),
+                          offset_y=rest(clip.offset.y, 0.0), margin=margin)
+
+
+# --- sizes --------------------------------------------------------------------------------------------
+
+
+def extent(clip: VisualClip, width: int, height: int) -> tuple[int, int]:
+    """The largest picture a layer of ``clip`` whose picture is ``width``×``height`` (fitted, cropped, at
+    its fixed scale) becomes in the graph: at its peak animated scale, in its rotation's box, padded 3×
+    along a wipe's axis."""
+    k = clip.peak_scale / clip.rest_scale
+    w, h = (geometry.even(width * k), geometry.even(height * k)) if k != 1 else (width, height)
+    if clip.transform is not None and clip.transform.rotate % 360:
+        w, h = geometry.rotated_size(w, h, clip.transform.rotate)
+    tr = clip.transition
+    names = {tr.in_, tr.out} if tr is not None else set()
+    if names & set(WIPES_X):
+        w *= 3
+    if names & set(WIPES_Y):
+        h *= 3
+    return w, h
+
+
+def fitted_size(item: VisualItem, canvas: Canvas) -> tuple[int, int] | None:
+    """A video's, image's or colour's fitted size (known from the plan); None for text and captions,
+    whose pictures are measured with their fonts (:mod:`framefleet.compositor.measure`)."""
+    clip = item.clip
+    if isinstance(clip, ColorClip):
+        box = geometry.fit(canvas.width, canvas.height, canvas, clip.fit, clip.rest_scale)
+        return box.width, box.height
+    if isinstance(clip, VideoClip | ImageClip) and item.media is not None and item.media.width:
+        fitted = fit_source(item, canvas)
+        return fitted.width, fitted.height
+    return None
+
+
+def layer_problems(visuals: Sequence[VisualItem], canvas: Canvas, max_pixels: int) -> list[Problem]:
+    """Every layer whose working size (:func:`extent`) is over ``max_pixels``, at its clip's path: ffmpeg
+    allocates every frame of a layer at that size (a wipe on a 4K layer scaled 10x would be 115200x21600)."""
+    problems = []
+    for item in visuals:
+        size = fitted_size(item, canvas)
+        if size is None:
+            continue
+        w, h = extent(item.clip, *size)
+        if w * h > max_pixels:
+            problems.append(Problem(item.path, f"the layer would be {w}x{h} pixels while it is drawn (after "
+                                               f"scale, crop, rotation and wipe padding), over the limit of "
+                                               f"{max_pixels}: use a smaller scale"))
+    return problems

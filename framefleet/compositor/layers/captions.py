@@ -9,7 +9,7 @@ from __future__ import annotations
 from framefleet.compositor import formats, geometry
 from framefleet.compositor.layers.base import Context, Placed, finish, fitted_position, fps_filter, stamp
 from framefleet.compositor.plan import VisualItem
-from framefleet.compositor.spec import CaptionsClip
+from framefleet.compositor.spec import CaptionsClip, rest
 
 
 def build(item: VisualItem, ctx: Context) -> Placed:
@@ -24,7 +24,7 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     stream = stamp(stream, canvas, item.shown.start)
     if clip.position is None:
         x, y = geometry.caption_anchor(canvas, still.width, still.height)
-        x, y = x + round(clip.offset.x * canvas.width), y + round(clip.offset.y * canvas.height)
+        x, y = x + round(rest(clip.offset.x, 0.0) * canvas.width), y + round(rest(clip.offset.y, 0.0) * canvas.height)
     else:
         margin = 0.0 if clip.position == "center" else geometry.TEXT_MARGIN
         x, y = fitted_position(item, canvas, still.width, still.height, margin=margin)

@@ -12,7 +12,7 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     clip = item.clip
     assert isinstance(clip, ColorClip)
     canvas = ctx.canvas
-    fitted = geometry.fit(canvas.width, canvas.height, canvas, clip.fit, clip.scale)
+    fitted = geometry.fit(canvas.width, canvas.height, canvas, clip.fit, clip.rest_scale)
     seconds = canvas.seconds(item.shown.frames)
     if clip.color is not None:
         alpha = int(clip.color[7:9], 16) < 255

@@ -12,8 +12,8 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     still = ctx.stills[item.path]
     stream = ctx.input(still.file).video.filter("format", "yuva420p")
     width, height = still.width, still.height
-    if item.clip.scale != 1:
-        width, height = geometry.even(width * item.clip.scale), geometry.even(height * item.clip.scale)
+    if item.clip.rest_scale != 1:
+        width, height = geometry.even(width * item.clip.rest_scale), geometry.even(height * item.clip.rest_scale)
         stream = stream.filter("scale", width, height, flags="bicubic")
     stream = stream.filter("loop", loop=item.shown.frames - 1, size=1, start=0)
     stream = stamp(stream, canvas, item.shown.start)
