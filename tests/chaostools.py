@@ -100,12 +100,17 @@ class Plan:
     jobs: int = 30
     tenants: int = 3
     workers: int = 2
-    kill_every: float = 20.0  # a random worker is SIGKILLed this often (and replaced)
+    #: A worker is SIGKILLed this often (and replaced), one holding a job when one does. Every event waits
+    #: for a moment when some job is running (while some are still queued), so none strikes an idle fleet.
+    kill_every: float = 20.0
+    max_kills: int | None = None  # stop killing after this many (None: until the soak ends)
     redis_restart_at: float | None = 15.0  # seconds after the first submit
     outage_at: float | None = 25.0
     outage_seconds: float = 8.0
     deadline: float = 300.0  # every job must be terminal by then
     seed: int = 7
+    source: str = "broll1.mp4"  # the clip each job renders, in ``media`` (``framefleet.samples`` makes this one)
+    length: float = 1.0  # seconds of output of the shortest job (others are 0.2 s and 0.4 s longer)
 
 
 @dataclass
@@ -117,11 +122,16 @@ class Report:
     lost: list[str] = field(default_factory=list)
     wrongly_failed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
+    #: Jobs that ended but whose webhook never reached the receiver (while the workers still ran).
+    unannounced: list[str] = field(default_factory=list)
     takeovers: list[float] = field(default_factory=list)
     kills: int = 0
     redis_restarts: int = 0
     outages: int = 0
     seconds: float = 0.0
+    #: What the chaos did and when: (seconds after the first submit, event, jobs processing just before it),
+    #: so a caller can check the chaos struck while jobs ran, not after the soak had drained.
+    events: list[tuple[float, str, int]] = field(default_factory=list)
 
     @property
     def slowest_takeover(self) -> float:
@@ -129,19 +139,20 @@ class Report:
 
     @property
     def clean(self) -> bool:
-        return not (self.lost or self.wrongly_failed or self.duplicated)
+        return not (self.lost or self.wrongly_failed or self.duplicated or self.unannounced)
 
     def line(self) -> str:
         return (f"{self.jobs} jobs in {self.seconds:.0f} s: {self.completed} completed, {len(self.lost)} lost, "
-                f"{len(self.wrongly_failed)} wrongly failed, {len(self.duplicated)} duplicated; "
+                f"{len(self.wrongly_failed)} wrongly failed, {len(self.duplicated)} duplicated, "
+                f"{len(self.unannounced)} unannounced; "
                 f"{self.kills} SIGKILLs, {self.redis_restarts} Redis restart(s), {self.outages} storage outage(s); "
                 f"slowest takeover {self.slowest_takeover:.1f} s")
 
 
-def spec(media: Path, n: int) -> dict[str, Any]:
-    """A small render that takes about a second: many of them keep every worker busy."""
+def spec(media: Path, n: int, source: str = "broll1.mp4", length: float = 1.0) -> dict[str, Any]:
+    """A small render (about a second for the default ``length``): many of them keep every worker busy."""
     return {"output": {"width": 320, "height": 240, "fps": 25},
-            "tracks": [{"clips": [{"type": "video", "src": str(media / "broll1.mp4"), "length": 1.0 + (n % 3) * 0.2}]},
+            "tracks": [{"clips": [{"type": "video", "src": str(media / source), "length": length + (n % 3) * 0.2}]},
                        {"clips": [{"type": "text", "text": f"job {n}", "length": 1.0}]}]}
 
 
@@ -160,8 +171,8 @@ def soak(plan: Plan, *, env: dict[str, str], redis: RedisServer, s3_port: int, b
         workers += [Worker(env, "render", "webhooks") for _ in range(plan.workers)]
         began = time.monotonic()
         with Client(settings) as client:
-            ids = [client.submit(spec(media, n), tenant=f"tenant{n % plan.tenants}", webhook=receiver.url)["id"]
-                   for n in range(plan.jobs)]
+            ids = [client.submit(spec(media, n, plan.source, plan.length), tenant=f"tenant{n % plan.tenants}",
+                                 webhook=receiver.url)["id"] for n in range(plan.jobs)]
         chaos = _Chaos(plan, env, redis, cut, workers, store, ids, report, began, log)
         while time.monotonic() - began < plan.deadline:
             chaos.step()
@@ -171,6 +182,7 @@ def soak(plan: Plan, *, env: dict[str, str], redis: RedisServer, s3_port: int, b
             time.sleep(0.2)  # the soak's pace: it polls the store, it does not wait for a condition
         report.seconds = time.monotonic() - began
         cut.restore()
+        _await_webhooks(receiver, ids, time.monotonic() + 30)
         _tally(report, store, ids, boto3.client("s3", endpoint_url=f"http://127.0.0.1:{s3_port}"), bucket,
                receiver)
         return report
@@ -195,20 +207,33 @@ class _Chaos:
         now = time.monotonic()
         while self.events and self.events[0][0] <= now:
             _, what = self.events.pop(0)
+            jobs = [_job(self.store, i) for i in self.ids]
+            running = sum(1 for j in jobs if j is not None and j.status == "processing")
+            if what != "restore" and not running and any(j is not None and j.status == "queued" for j in jobs):
+                # between jobs (or not started yet): chaos that hits no running job tests nothing
+                self.events = sorted([*self.events, (now + 0.25, what)])
+                continue
             getattr(self, f"_{what}")(now)
+            self.report.events.append((now - self.began, what, running))
             self.log(f"{now - self.began:5.1f} s  {what}")
 
     def _kill(self, now: float) -> None:
-        victim = self.rng.choice(self.workers)
+        # A worker holding a job, when one does: killing an idle worker measures no takeover.
+        holding = {j: _running_on(self.store, self.ids, f"{socket.gethostname()}:{w.pid}") for j, w in
+                   enumerate(self.workers)}
+        busy = [self.workers[j] for j, jobs in holding.items() if jobs]
+        victim = self.rng.choice(busy or self.workers)
         dead = f"{socket.gethostname()}:{victim.pid}"
-        for job_id in _running_on(self.store, self.ids, dead):
+        for job_id in holding[self.workers.index(victim)]:
             self.watching[job_id] = (dead, time.monotonic())
         os.kill(victim.pid, signal.SIGKILL)
         victim.proc.wait()
+        victim.stop()  # already dead: this only closes its log pipe
         self.workers.remove(victim)
         self.workers.append(Worker(self.env, "render", "webhooks"))
         self.report.kills += 1
-        self.events = sorted([*self.events, (now + self.plan.kill_every, "kill")])
+        if self.plan.max_kills is None or self.report.kills < self.plan.max_kills:
+            self.events = sorted([*self.events, (now + self.plan.kill_every, "kill")])
 
     def _redis(self, now: float) -> None:
         self.redis.stop()
@@ -218,6 +243,7 @@ class _Chaos:
     def _outage(self, now: float) -> None:
         self.cut.outage()
         self.report.outages += 1
+        self.events = sorted([*self.events, (now + self.plan.outage_seconds, "restore")])
 
     def _restore(self, now: float) -> None:
         self.cut.restore()
@@ -228,25 +254,27 @@ def _schedule(plan: Plan, began: float) -> list[tuple[float, str]]:
     if plan.redis_restart_at is not None:
         events.append((began + plan.redis_restart_at, "redis"))
     if plan.outage_at is not None:
-        events += [(began + plan.outage_at, "outage"), (began + plan.outage_at + plan.outage_seconds, "restore")]
+        events.append((began + plan.outage_at, "outage"))  # it schedules its own restore
     return sorted(events)
 
 
-def _safely(fn: Callable[[], Any], default: Any) -> Any:
+def _job(store: Any, job_id: str) -> Any:
+    """The job, or None while Redis restarts (the soak looks again on its next round)."""
     try:
-        return fn()
-    except Exception:  # Redis restarting: look again on the next round
-        return default
+        return store.get(job_id)
+    except Exception:
+        return None
 
 
-def _running_on(store: Any, ids: list[str], worker: str) -> list[str]:
-    jobs = [_safely(lambda i=i: store.get(i), None) for i in ids]
-    return [j.id for j in jobs if j is not None and j.status == "processing" and j.worker == worker]
+def _running_on(store: Any, ids: list[str], worker: str | None) -> list[str]:
+    """The jobs ``worker`` (None: any worker) holds now."""
+    jobs = [_job(store, i) for i in ids]
+    return [j.id for j in jobs if j is not None and j.status == "processing" and worker in (None, j.worker)]
 
 
 def _takeovers(store: Any, watching: dict[str, tuple[str, float]], report: Report) -> None:
     for job_id, (dead, since) in list(watching.items()):
-        job = _safely(lambda job_id=job_id: store.get(job_id), None)
+        job = _job(store, job_id)
         if job is None:
             continue
         if job.terminal or (job.status == "processing" and job.worker != dead):
@@ -255,7 +283,18 @@ def _takeovers(store: Any, watching: dict[str, tuple[str, float]], report: Repor
 
 
 def _all_terminal(store: Any, ids: list[str]) -> bool:
-    return all(_safely(lambda i=i: (j := store.get(i)) is not None and j.terminal, False) for i in ids)
+    return all((job := _job(store, i)) is not None and job.terminal for i in ids)
+
+
+def _announced(receiver: Receiver) -> set[str]:
+    return {str((event.get("data") or {}).get("job_id")) for event in list(receiver.events)}
+
+
+def _await_webhooks(receiver: Receiver, ids: list[str], until: float) -> None:
+    """Give the webhooks queue (retrying through the chaos) until ``until`` to announce every job's end,
+    before the workers stop: a job whose end nobody was told of counts as unannounced."""
+    while time.monotonic() < until and not set(ids) <= _announced(receiver):
+        time.sleep(0.2)  # polling the receiver's record, not synchronising with a worker
 
 
 def _tally(report: Report, store: Any, ids: list[str], s3: Any, bucket: str, receiver: Receiver) -> None:
@@ -267,7 +306,7 @@ def _tally(report: Report, store: Any, ids: list[str], s3: Any, bucket: str, rec
         data = event.get("data") or {}
         ends.setdefault(str(data.get("job_id")), set()).add(str(data.get("status")))
     for job_id in ids:
-        job = _safely(lambda job_id=job_id: store.get(job_id), None)
+        job = _job(store, job_id)
         if job is None or not job.terminal:
             report.lost.append(job_id)
             continue
@@ -278,3 +317,5 @@ def _tally(report: Report, store: Any, ids: list[str], s3: Any, bucket: str, rec
                 report.duplicated.append(job_id)
         else:
             report.wrongly_failed.append((job_id, {"status": job.status, **(job.error or {})}))
+        if job_id not in ends:
+            report.unannounced.append(job_id)
