@@ -8,6 +8,7 @@ below is a frame or a pixel.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,45 @@ def test_new_numbers_are_bounded_at_their_json_path(clip: dict[str, Any], path: 
     with pytest.raises(SpecError) as caught:
         load_spec({"tracks": [{"clips": [{"type": "video", "src": "a.mp4", **clip}]}]})
     assert any(p.path == path and says in p.message for p in caught.value.problems), caught.value.problems
+
+
+# --- keyframes ----------------------------------------------------------------------------------------
+
+
+def test_keyframed_opacity_scale_and_offset_follow_their_tweens_and_segments_join_exactly(
+        fx_media: Path, tmp_path: Path, settings: Settings) -> None:
+    # red over green, 2 s: over the first second the red layer grows from half size to full and from
+    # transparent to opaque (linear); over the next it moves right by a quarter of the frame (80 px)
+    tracks = [[{"type": "color", "color": "#00ff00", "length": 2}],
+              [{"type": "color", "color": "#ff0000", "length": 2,
+                "scale": [{"from": 0.5, "to": 1, "length": 1}], "opacity": [{"from": 0, "to": 1, "length": 1}],
+                "offset": {"x": [{"from": 0, "to": 0.25, "start": 1, "length": 1}]}}]]
+    whole = go(fx_media, tmp_path / "whole.mp4", settings, tracks, policy=Policy(max_inputs=100, max_seconds=100))
+    out = whole.path
+    assert close(pixel(out, 0.0, 160, 120, SIZE), GREEN)  # transparent at first
+    # frame 15: scale 0.75 (240x180 about the centre, x 40-280) and half opaque
+    assert close(pixel(out, 0.5, 160, 120, SIZE), mix(RED, GREEN, 0.5), tol=40)
+    assert close(pixel(out, 0.5, 60, 120, SIZE), mix(RED, GREEN, 0.5), tol=40)
+    assert close(pixel(out, 0.5, 20, 120, SIZE), GREEN)
+    assert close(pixel(out, 0.5, 160, 20, SIZE), GREEN)
+    # frame 45: full size and opaque, 40 px right of its place: green on the left edge only
+    assert close(pixel(out, 1.5, 20, 120, SIZE), GREEN)
+    assert close(pixel(out, 1.5, 60, 120, SIZE), RED)
+    assert close(pixel(out, 1.5, 300, 120, SIZE), RED)
+    cut = go(fx_media, tmp_path / "cut.mp4", settings, tracks, policy=Policy(max_inputs=1, max_seconds=0.7))
+    assert cut.segments > 1
+    frames = (20, 21, 22, 41, 42, 43)
+    a = np.stack([frame(out, n / 30, SIZE) for n in frames]).astype(int)
+    b = np.stack([frame(cut.path, n / 30, SIZE) for n in frames]).astype(int)
+    assert float(np.abs(a - b).mean()) < 3  # the same pictures on both sides of each join
+
+
+def test_an_oversized_layer_is_refused_before_ffmpeg_runs(fx_media: Path, tmp_path: Path, settings: Settings) -> None:
+    # 400x300 quadrants at 10x (4000x3000) turned 45 degrees: a 4950x4950 box, over a cap of 20 Mpx
+    small = replace(settings, limits=replace(settings.limits, max_raster_pixels=20_000_000))
+    with pytest.raises(SpecError) as caught:
+        go(fx_media, tmp_path / "big.mp4", small, [[{"type": "image", "src": "quads.png", "fit": "none",
+                                                     "length": 1, "scale": 10, "transform": {"rotate": 45}}]])
+    assert [p.path for p in caught.value.problems] == ["tracks[0].clips[0]"]
+    assert "4950x4950" in caught.value.problems[0].message
+    assert not (tmp_path / "big.mp4").exists()
