@@ -17,6 +17,7 @@ import pytest
 from framefleet.cli import main
 from framefleet.client import Client
 from framefleet.compositor.shotstack import convert
+from framefleet.compositor.spec import load_spec
 from framefleet.config import Settings
 from framefleet.errors import SpecError
 from tests.mediatools import close, facts, ffmpeg, pixel
@@ -165,8 +166,14 @@ def _edit_with(path: str, value: Any) -> dict[str, Any]:
      "timeline.tracks[2].clips[0].transition.in", "not supported yet: use fade"),
     ("timeline.tracks[2].clips[0].transition", {"in": "fadeSlow", "out": "fade"},
      "timeline.tracks[2].clips[0].transition.out", "different speeds"),
-    ("timeline.tracks[2].clips[0].opacity", [{"from": 0, "to": 1, "start": 0, "length": 1}],
-     "timeline.tracks[2].clips[0].opacity", "keyframed opacity"),
+    ("timeline.tracks[2].clips[0].opacity", [{"from": 0, "to": 1, "start": 0, "length": 1, "easing": "easeInBack"}],
+     "timeline.tracks[2].clips[0].opacity[0].easing", "unknown value 'easeInBack'"),
+    ("timeline.tracks[2].clips[0].opacity", [{"from": 0, "to": 2, "length": 1}],
+     "timeline.tracks[2].clips[0].opacity[0].to", "outside 0 to 1"),
+    ("timeline.tracks[2].clips[0].scale", [{"from": 0, "to": 2}], "timeline.tracks[2].clips[0].scale[0].length",
+     "required"),
+    ("timeline.tracks[0].clips[0].offset", {"x": [{"from": 0, "to": 0.1, "length": 1}]},
+     "timeline.tracks[0].clips[0].offset.x", "text box"),
     ("timeline.tracks[2].clips[0].effect", "zoomInSlow", "timeline.tracks[2].clips[0].effect", "one speed"),
     ("timeline.tracks[2].clips[0].sparkle", True, "timeline.tracks[2].clips[0].sparkle", "unknown field"),
     ("timeline.tracks[2].clips[0].fit", "squash", "timeline.tracks[2].clips[0].fit", "unknown value"),
@@ -372,3 +379,22 @@ def test_rendered_edit_with_reveal_speed_crop_and_mute(tmp_path: Path, stripes: 
     assert close(pixel(out, 0.2, 40, 180, size), GREEN)
     assert close(pixel(out, 0.2, 400, 180, size), (0, 0, 0))  # not yet revealed: the background
     assert close(pixel(out, 0.8, 400, 180, size), BLUE)
+
+
+def test_tweens_become_keyframes_with_offset_y_flipped_and_easings_renamed() -> None:
+    edit = _edit_with("timeline.tracks[2].clips[0].opacity", [
+        {"from": 0, "to": 1, "start": 0, "length": 1, "interpolation": "bezier", "easing": "easeOutQuad"}])
+    clip = edit["timeline"]["tracks"][2]["clips"][0]
+    clip["scale"] = [{"from": 1, "to": 1.5, "start": 1, "length": 2, "interpolation": "linear"}]
+    clip["offset"] = {"x": 0.1, "y": [{"from": 0.2, "to": 0, "length": 0.5, "interpolation": "constant"}]}
+    clip.pop("transform", None)
+    converted = convert(edit)
+    where = {edit_path: native_path for native_path, edit_path in converted.clips.items()}
+    t, c = (int(n) for n in where["timeline.tracks[2].clips[0]"].replace("]", "[").split("[")[1::2])
+    native = converted.spec["tracks"][t]["clips"][c]
+    assert native["opacity"] == [{"from": 0.0, "to": 1.0, "start": 0.0, "length": 1.0, "interpolation": "bezier",
+                                  "easing": "ease_out_quad"}]
+    assert native["scale"] == [{"from": 1.0, "to": 1.5, "start": 1.0, "length": 2.0, "interpolation": "linear"}]
+    assert native["offset"] == {"x": 0.1, "y": [{"from": -0.2, "to": 0.0, "start": 0.0, "length": 0.5,
+                                                 "interpolation": "constant"}]}
+    load_spec(converted.spec)  # the native spec is valid as it is

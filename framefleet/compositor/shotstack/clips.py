@@ -309,10 +309,63 @@ def _title(asset: Node, style: dict[str, Any]) -> None:
         style.setdefault("padding", 16)
 
 
-def _xy(node: Node) -> tuple[float, float]:
+Animated = float | list[dict[str, Any]]
+
+
+def animated(node: Node, key: str, *, low: float, high: float, sign: float = 1.0) -> Animated | None:
+    """A number or a list of Shotstack tweens (``{from, to, start, length, interpolation, easing}``, start
+    relative to the clip) as framefleet keyframes; ``sign`` -1 flips a value (offset.y points up)."""
+    value = node.raw.get(key)
+    if not isinstance(value, list):
+        number = node.number(key, low=low, high=high)
+        return None if number is None else number * sign + 0.0
+    node.take(key)
+    frames: list[dict[str, Any]] = []
+    for i, raw in enumerate(value):
+        tween = Node(raw, f"{node.at(key)}[{i}]", node.problems)
+        ends = [tween.number(end, low=low, high=high) for end in ("from", "to")]
+        start, length = tween.number("start", low=0), tween.number("length", low=0)
+        interpolation = tween.string("interpolation", names.INTERPOLATIONS)
+        easing = tween.string("easing", names.EASINGS)
+        tween.done()
+        if None in ends or length is None or length <= 0:
+            if length is None or length <= 0:
+                tween.problem("length", "required: seconds, more than 0")
+            continue
+        frame: dict[str, Any] = {"from": ends[0] * sign + 0.0, "to": ends[1] * sign + 0.0,  # type: ignore[operator]
+                                 "start": start or 0.0, "length": length}
+        if interpolation is not None:
+            frame["interpolation"] = interpolation
+        if easing is not None:
+            frame["easing"] = names.EASINGS[easing]
+        frames.append(frame)
+    if not frames:
+        node.problem(key, "give a number or at least one tween {from, to, start, length}")
+        return None
+    return frames
+
+
+def _offset(node: Node) -> tuple[Animated, Animated]:
+    """``offset`` x and y, each a number or tweens; y flipped (Shotstack's points up)."""
     offset = node.child("offset")
     if offset is None:
         return 0.0, 0.0
+    x = animated(offset, "x", low=-10, high=10)
+    y = animated(offset, "y", low=-10, high=10, sign=-1)
+    offset.done()
+    return (0.0 if x is None else x), (0.0 if y is None else y)
+
+
+def _xy(node: Node) -> tuple[float, float]:
+    """A fixed offset (text boxes are placed by it once; their tweens are refused at its path)."""
+    offset = node.child("offset")
+    if offset is None:
+        return 0.0, 0.0
+    for key in ("x", "y"):
+        if isinstance(offset.raw.get(key), list):
+            offset.take(key)
+            offset.problem(key, "keyframes on a text box's offset are not supported: give one number "
+                                "(video, image and caption offsets may have keyframes)")
     x = offset.number("x", low=-10, high=10) or 0.0
     y = offset.number("y", low=-10, high=10) or 0.0
     offset.done()
@@ -323,20 +376,20 @@ def _place(node: Node, out: dict[str, Any], frame: Frame) -> None:
     """``fit``, ``scale``, ``position`` and ``offset`` of a picture: offset.y flips (Shotstack's points up)."""
     if (fit := node.string("fit", names.FIT)) is not None:
         out["fit"] = names.FIT[fit]
-    if (scale := node.number("scale", low=0, high=10)) is not None:
+    if (scale := animated(node, "scale", low=0, high=10)) is not None:
         out["scale"] = scale
     if (position := node.string("position", names.POSITION)) is not None:
         out["position"] = names.POSITION[position]
-    x, y = _xy(node)
+    x, y = _offset(node)
     if x or y:
-        out["offset"] = {"x": x, "y": -y}
+        out["offset"] = {"x": x, "y": y}
 
 
 def _place_box(node: Node, asset: Node, out: dict[str, Any], frame: Frame) -> None:
     """Text is centred in its box; the box is placed as Shotstack places it, so the text goes at the box's
     centre. The legacy title has no box: its asset-level position and offset apply as they are."""
     kind = asset.raw.get("type")
-    if (scale := node.number("scale", low=0, high=10)) is not None:
+    if (scale := animated(node, "scale", low=0, high=10)) is not None:
         out["scale"] = scale
     node.string("fit", names.FIT)  # Shotstack fits the box, and text keeps its size: nothing to draw
     if kind == "title":
@@ -363,12 +416,9 @@ def _place_box(node: Node, asset: Node, out: dict[str, Any], frame: Frame) -> No
 
 def _looks(node: Node, out: dict[str, Any]) -> None:
     """``opacity``, ``filter``, ``effect`` and ``transition``."""
-    opacity = node.take("opacity")
+    opacity = animated(node, "opacity", low=0, high=1)
     if opacity is not None:
-        if isinstance(opacity, int | float) and not isinstance(opacity, bool) and 0 <= opacity <= 1:
-            out["opacity"] = float(opacity)
-        else:
-            node.problem("opacity", names.INSTEAD["clip.opacity"])
+        out["opacity"] = opacity
     if (name := node.string("filter", (*names.FILTERS, "none"))) not in (None, "none"):
         out["filter"] = name
     effect = node.string("effect")

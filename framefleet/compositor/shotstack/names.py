@@ -38,6 +38,14 @@ EFFECTS = {"zoomIn": "zoom_in", "zoomOut": "zoom_out", "slideLeft": "pan_right",
            "slideUp": "pan_down", "slideDown": "pan_up"}
 FILTERS = ("greyscale", "boost", "contrast", "darken", "lighten", "muted", "negative", "blur")
 
+#: Tweens (keyframes of opacity, offset and scale): interpolations as ours; easings in framefleet's names.
+#: Shotstack's expo, circ and back curves have no counterpart and are refused.
+INTERPOLATIONS = ("linear", "bezier", "constant")
+EASINGS = {"linear": "linear", "ease": "ease", "easeIn": "ease_in", "easeOut": "ease_out", "easeInOut": "ease_in_out",
+           **{f"ease{kind}{family}": f"ease_{snake}_{family.lower()}"
+              for kind, snake in (("In", "in"), ("Out", "out"), ("InOut", "in_out"))
+              for family in ("Quad", "Cubic", "Quart", "Quint", "Sine")}}
+
 #: ``effect`` of the soundtrack and audio clips, and how long each fade lasts (seconds).
 AUDIO_EFFECTS = {"fadeIn": (True, False), "fadeOut": (False, True), "fadeInFadeOut": (True, True)}
 AUDIO_FADE_SECONDS = 1.0
@@ -54,7 +62,6 @@ INSTEAD = {
     "clip.width": "not supported: size the clip with fit and scale",
     "clip.height": "not supported: size the clip with fit and scale",
     "clip.alias": "not supported: framefleet has no clip references; remove alias",
-    "clip.opacity": "keyframed opacity is not supported: give one number from 0 to 1",
     "asset.chromaKey": "not supported: key the source before rendering",
     "asset.transcode": "not needed: framefleet decodes every source it accepts; remove transcode",
     "asset.volumeEffect": "not supported on video: use a separate audio asset with effect",
