@@ -122,7 +122,7 @@ def text_problems(path: str, clip: TextClip, canvas: Canvas, font_file: str, lim
         yield Problem(f"{path}.style.size", _too_big("the text's picture", width, height, limits,
                                                      "use a smaller size or less text"))
     elif over(*(grown := extent(clip, even(width * clip.rest_scale), even(height * clip.rest_scale))), limits):
-        yield Problem(f"{path}.scale", _too_big("the scaled text (turned and padded for a wipe)", *grown, limits,
+        yield Problem(f"{path}.scale", _too_big("the scaled text", *grown, limits,
                                                 "use a smaller scale"))
 
 
