@@ -24,7 +24,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 def _read_spec(path: str, limits: Limits) -> Any:
     """The parsed spec file (or standard input), read no further than the size limit allows."""
-    from framefleet.compositor.jsonload import loads
+    from framefleet.jsonload import loads
 
     try:
         if path == "-":
@@ -185,8 +185,8 @@ def _client() -> Any:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from framefleet.compositor.jsonload import loads
     from framefleet.config import Settings
+    from framefleet.jsonload import loads
 
     limits = Settings.from_env().limits
     metadata = None

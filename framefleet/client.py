@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from framefleet.compositor.jsonload import check_document
 from framefleet.compositor.shotstack import at_edit_paths, convert, is_edit
 from framefleet.compositor.spec import load_spec
 from framefleet.config import Settings
 from framefleet.errors import BadInput
+from framefleet.jsonload import check_document
 from framefleet.queue.jobs import TYPES, Job, check_fields, new_id
 from framefleet.worker.webhooks import check_url
 from framefleet.worker.wiring import build_runtime

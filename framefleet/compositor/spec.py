@@ -30,9 +30,9 @@ from pydantic import (
 
 from framefleet.compositor import generated
 from framefleet.compositor.captions import clean_word, control_char
-from framefleet.compositor.jsonload import check_document
 from framefleet.config import Limits
 from framefleet.errors import Problem, SpecError
+from framefleet.jsonload import check_document
 
 Position = Literal[
     "center", "top", "bottom", "left", "right", "top_left", "top_right", "bottom_left", "bottom_right"
@@ -552,7 +552,7 @@ def apply_merge(raw: Any, merge: dict[str, Any], path: str = "", *, budget: int 
 
 
 def merged(raw: Any, *, limits: Limits) -> tuple[dict[str, Any], list[Problem]]:
-    """The document checked (:func:`~framefleet.compositor.jsonload.check_document`) and its merge
+    """The document checked (:func:`~framefleet.jsonload.check_document`) and its merge
     fields filled, with the problems merging found. Raises :class:`SpecError` for a document that is
     no render spec at all (hostile, or not an object). ``validate`` reads sources from this when the
     spec itself is invalid, so they are checked in the same run."""
@@ -574,7 +574,7 @@ def merged(raw: Any, *, limits: Limits) -> tuple[dict[str, Any], list[Problem]]:
 def load_spec(raw: Any, *, limits: Limits | None = None) -> RenderSpec:
     """Validate a parsed JSON document; raise :class:`SpecError` listing every problem.
 
-    The document is checked first (:func:`~framefleet.compositor.jsonload.check_document`: depth, size,
+    The document is checked first (:func:`~framefleet.jsonload.check_document`: depth, size,
     finite numbers, valid Unicode), so every way in (CLI, client, queue) refuses the same hostile input."""
     limits = limits or Limits()
     doc, problems = merged(raw, limits=limits)

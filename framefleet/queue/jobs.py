@@ -21,6 +21,7 @@ from typing import Any
 
 from framefleet.config import Limits
 from framefleet.errors import Problem, SpecError
+from framefleet.jsonload import check_document
 
 TYPES = ("render", "speech_from_text", "image_from_text", "captions", "media", "text", "video_from_text",
          "video_from_image", "lipsync")
@@ -76,8 +77,6 @@ def check_fields(*, tenant: Any, idempotency_key: Any, metadata: Any, limits: Li
 
 
 def _metadata_problems(metadata: Any, limits: Limits) -> list[Problem]:
-    from framefleet.compositor.jsonload import check_document
-
     if not isinstance(metadata, dict):
         return [Problem("metadata", "must be a JSON object")]
     try:  # iterative: a deep object is refused, never a RecursionError

@@ -12,12 +12,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from framefleet.compositor.jsonload import check_document
 from framefleet.compositor.shotstack import clips, names
 from framefleet.compositor.shotstack.reader import Node
 from framefleet.compositor.spec import apply_merge
 from framefleet.config import Limits
 from framefleet.errors import Problem, SpecError
+from framefleet.jsonload import check_document
 
 #: Native clip fields that the edit holds inside ``asset`` (or as one asset object).
 _ASSET_FIELDS = {"src": "asset.src", "trim": "asset.trim", "volume": "asset.volume", "text": "asset",
