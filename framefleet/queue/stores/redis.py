@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
@@ -67,16 +67,45 @@ class RedisJobStore(JobStore):
                                 pipe.unwatch()
                                 return existing, False
                     pipe.multi()
-                    pipe.set(self._key(job.id), json.dumps(job.dump()))
-                    pipe.zadd(f"{self.ns}:jobs", {job.id: job.created_at})
-                    pipe.zadd(f"{self.ns}:jobs:{job.tenant}", {job.id: job.created_at})
-                    self._index(pipe, None, job)
-                    if idem:
-                        pipe.set(idem, job.id, ex=RETENTION)
+                    self._write_new(pipe, job)
                     pipe.execute()
                     return job, True
                 except redis.WatchError:
                     continue
+
+    def _write_new(self, pipe: Any, job: Job) -> None:
+        """A new job's document, its place in the by-time indexes, its idempotency key and its share of
+        the indexes and counters (:meth:`_index`): what :meth:`create` and :meth:`load` both write."""
+        key = self._key(job.id)
+        if job.terminal:
+            pipe.set(key, json.dumps(job.dump()), ex=RETENTION)
+        else:
+            pipe.set(key, json.dumps(job.dump()))
+        pipe.zadd(f"{self.ns}:jobs", {job.id: job.created_at})
+        pipe.zadd(f"{self.ns}:jobs:{job.tenant}", {job.id: job.created_at})
+        self._index(pipe, None, job)
+        if job.idempotency_key:
+            pipe.set(f"{self.ns}:idem:{job.tenant}:{job.idempotency_key}", job.id, ex=RETENTION)
+
+    def load(self, jobs: Iterable[Job], *, batch: int = 5_000) -> int:
+        """Write many jobs that are not in the store yet, in any status, with exactly the indexes and
+        counters :meth:`create` and the transitions after it would have left; returns how many.
+
+        For imports and the state benchmark (a million jobs in about a minute): pipelined, not one
+        transaction per job, and no idempotency check, so never for jobs callers submit. Counter
+        increments are summed per batch, so a batch adds one HINCRBYFLOAT per counter, not one per job."""
+        count = 0
+        with self.r.pipeline(transaction=False) as pipe:
+            sums = _Summed(pipe)
+            for job in jobs:
+                self._write_new(sums, job)
+                count += 1
+                if count % batch == 0:
+                    sums.flush()
+                    pipe.execute()
+            sums.flush()
+            pipe.execute()
+        return count
 
     def get(self, job_id: str, *, tenant: str | None = None) -> Job | None:
         job = self._read(self.r.get(self._key(job_id)))
@@ -166,3 +195,24 @@ class RedisJobStore(JobStore):
 
     def ping(self) -> None:
         self.r.ping()
+
+
+class _Summed:
+    """A pipeline that sums ``hincrbyfloat`` calls until :meth:`flush` and passes everything else on: the
+    same :meth:`RedisJobStore._index` code fills counters for a bulk load at one write per counter."""
+
+    def __init__(self, pipe: Any) -> None:
+        self._pipe = pipe
+        self._sums: dict[tuple[str, str], float] = {}
+
+    def hincrbyfloat(self, key: str, counter: str, amount: float) -> None:
+        self._sums[key, counter] = self._sums.get((key, counter), 0.0) + amount
+
+    def flush(self) -> None:
+        for (key, counter), amount in self._sums.items():
+            if amount:
+                self._pipe.hincrbyfloat(key, counter, amount)
+        self._sums.clear()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipe, name)
