@@ -100,7 +100,8 @@ def jobs(count: int, now: float, fill: Fill, *, due_expired: int, due_lapsed: in
             job.started_at, job.attempts, job.stage = created + rng.uniform(0.1, 5), 1, "render"
         if status == "processing":
             job.worker = "bench-host:1234"
-            job.lease_until = now - 5 if n >= due_expired and n < due_expired + due_lapsed else now + 20
+            # live workers renew their 30 s leases; a snapshot stands for that with leases that outlast the fill
+            job.lease_until = now - 5 if n >= due_expired and n < due_expired + due_lapsed else now + 3600
         if status in ("completed", "failed", "canceled", "expired"):
             job.finished_at, job.progress = created + rng.uniform(5, 120), 1.0 if status == "completed" else 0.3
         if status == "completed":
