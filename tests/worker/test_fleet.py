@@ -219,7 +219,7 @@ def test_worker_survives_a_redis_restart(fleet_env: dict[str, str], workers: lis
                                          redis_server: Any) -> None:
     workers.append(Worker(fleet_env))
     redis_server.stop()
-    time.sleep(2)
+    time.sleep(2)  # how long Redis stays down: the outage itself, not a wait for something to happen
     redis_server.start()
     with client(fleet_env) as c:
         done = c.wait(c.submit(small_spec(media))["id"], timeout=90)
@@ -346,7 +346,7 @@ def test_redis_restart_during_a_render(fleet_env: dict[str, str], workers: list[
     with client(fleet_env) as c:
         job, _ = rendering(c, long_spec(media, 8), worker)
     redis_server.stop()
-    time.sleep(2)
+    time.sleep(2)  # how long Redis stays down: the outage itself, not a wait for something to happen
     redis_server.start()
     with client(fleet_env) as c:
         done = c.wait(job["id"], timeout=150)
