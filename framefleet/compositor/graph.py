@@ -108,9 +108,15 @@ def _visual(plan: Plan, ctx: Context) -> Stream:
 
 def _streams(plan: Plan, ctx: Context, encoding: Encoding) -> tuple[Stream | None, Stream | None]:
     video_stream = _visual(plan, ctx) if encoding.video_codec else None
-    audio_stream = (audio.build(plan.audio, ctx, seconds=plan.duration, duck=plan.duck,
-                                loudness=plan.output.loudness) if encoding.audio_codec else None)
+    audio_stream = _sound(plan, ctx) if encoding.audio_codec else None
     return video_stream, audio_stream
+
+
+def _sound(plan: Plan, ctx: Context) -> Stream:
+    """The plan's sound: the whole timeline's mix, cut to the plan's ``output.range`` when it has one."""
+    mixed, start, end = plan.sound_window
+    return audio.build(plan.audio, ctx, seconds=mixed, duck=plan.duck, loudness=plan.output.loudness,
+                       cut=(start, end))
 
 
 def _command(*outputs: ffgraph.Output | ffgraph.Merged) -> Command:
@@ -150,13 +156,13 @@ def compile_command(plan: Plan, *, stills: Mapping[str, Still], encoding: Encodi
 
 
 def compile_sound(plan: Plan, *, encoding: Encoding, output: Path) -> Command:
-    """The whole timeline's sound, mixed, ducked and loudness-normalised in one pass and encoded once,
-    on its own (it runs beside the pictures, and a segmented render's joins cannot be heard)."""
+    """The whole timeline's sound, mixed, ducked and loudness-normalised in one pass (then cut to the
+    ``output.range``, when there is one) and encoded once, on its own (it runs beside the pictures,
+    and a segmented render's joins cannot be heard)."""
     dry = Context(plan.canvas)
-    audio.build(plan.audio, dry, seconds=plan.duration, duck=plan.duck, loudness=plan.output.loudness)
+    _sound(plan, dry)
     ctx = Context(plan.canvas, uses=dry.taken)
-    audio_stream = audio.build(plan.audio, ctx, seconds=plan.duration, duck=plan.duck,
-                               loudness=plan.output.loudness)
+    audio_stream = _sound(plan, ctx)
     return _command(_output(None, audio_stream, output, encoding.sound()))
 
 

@@ -104,6 +104,10 @@ class Plan:
     audio: tuple[AudioItem, ...] = ()
     duck: bool = False
     first: int = 0
+    #: Frames of the whole timeline when this plan is an ``output.range`` of it (0: it is not). The
+    #: sound is mixed and normalised over all of them and then cut to the range, so a range sounds
+    #: exactly as the same seconds of the whole render do.
+    whole: int = 0
 
     @property
     def duration(self) -> float:
@@ -121,6 +125,19 @@ class Plan:
             for v in self.visuals if v.span.start < span.end and v.span.end > span.start
         )
         return replace(self, frames=span.frames, first=span.start, visuals=visuals, audio=())
+
+    def ranged(self, span: Span) -> Plan:
+        """Frames ``span`` of this (whole) timeline as the output: the pictures of :meth:`window`, and
+        every sound kept as it is, to be mixed over the whole timeline and cut (:attr:`whole`)."""
+        return replace(self.window(span), audio=self.audio, whole=self.frames)
+
+    @property
+    def sound_window(self) -> tuple[float, float, float]:
+        """The sound's mix length and the seconds of it this plan plays: ``(mixed, start, end)``."""
+        if not self.whole:
+            return self.duration, 0.0, self.duration
+        return (self.canvas.seconds(self.whole), self.canvas.seconds(self.first),
+                self.canvas.seconds(self.first + self.frames))
 
 
 def trim_problems(spec: RenderSpec, media: Mapping[str, MediaInfo]) -> list[Problem]:
@@ -286,5 +303,24 @@ def _finish(spec: RenderSpec, canvas: Canvas, *, visuals: list[VisualItem], audi
     problems = layer_problems(shown, canvas, limits.max_raster_pixels)
     if problems:
         raise SpecError(problems)
-    return Plan(canvas, frames, spec.output, shown, tuple(a for a in audio if a.span.start < frames),
-                duck=bool(spec.soundtrack and spec.soundtrack.duck))
+    whole = Plan(canvas, frames, spec.output, shown, tuple(a for a in audio if a.span.start < frames),
+                 duck=bool(spec.soundtrack and spec.soundtrack.duck))
+    return whole if spec.output.range is None else whole.ranged(_range(spec, canvas, frames))
+
+
+def _range(spec: RenderSpec, canvas: Canvas, frames: int) -> Span:
+    """``output.range`` on the frame grid, checked against the timeline it cuts."""
+    rng = spec.output.range
+    assert rng is not None
+    total = canvas.seconds(frames)
+    first = canvas.frame(rng.start)
+    if first >= frames:
+        raise SpecError([Problem("output.range.start", f"{rng.start:g} s is at or past the end of the "
+                                                       f"timeline ({float(total):.3f} s)")])
+    if rng.length is None:
+        return Span(first, frames)
+    end = max(first + 1, canvas.frame(canvas.seconds(first) + rng.length))
+    if end > frames:
+        raise SpecError([Problem("output.range.length", f"the range ends at {rng.start + rng.length:g} s, past "
+                                                        f"the end of the timeline ({float(total):.3f} s)")])
+    return Span(first, end)

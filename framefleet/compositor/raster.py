@@ -53,11 +53,13 @@ def _captions(item: VisualItem, plan: Plan, workdir: Path, fonts: Mapping[str, P
     clip = item.clip
     assert isinstance(clip, CaptionsClip)
     canvas = plan.canvas
-    offset = canvas.seconds(item.span.start)
+    # cues are in output time: an ``output.range`` (plan.whole) starts at its first frame
+    begin = canvas.seconds(plan.first) if plan.whole else 0.0
+    offset = canvas.seconds(item.span.start) - begin
     cue_source = cap.states(item.phrases, "word" if clip.style == "word" else "clean", uppercase=clip.uppercase)
-    end = canvas.seconds(min(item.span.end, plan.first + plan.frames))
-    prepared.cues += [(offset + s.start, min(offset + s.end, end), cap.join_words(s.words))
-                      for s in cue_source if offset + s.start < end]
+    end = canvas.seconds(min(item.span.end, plan.first + plan.frames)) - begin
+    prepared.cues += [(max(0.0, offset + s.start), min(offset + s.end, end), cap.join_words(s.words))
+                      for s in cue_source if offset + s.start < end and offset + s.end > 0]
     if clip.style == "none" or not pictures:
         return None
     look = measure.caption_look(clip, canvas)

@@ -24,6 +24,7 @@ from framefleet import leftovers
 from framefleet.assets.fetch import Fetcher
 from framefleet.compositor import captions as cap
 from framefleet.compositor import ffmpeg, graph, raster, segments
+from framefleet.compositor.layers.base import Still
 from framefleet.compositor.plan import Plan, Span
 from framefleet.compositor.prepare import Timeline, fetch_all, prepare
 from framefleet.compositor.spec import RenderSpec
@@ -108,11 +109,22 @@ class Runner:
 
 
 def thumbnail_frame(timeline: Timeline) -> int | None:
-    """The frame of the whole timeline the thumbnail shows, or None."""
-    out = timeline.spec.output
+    """The frame of the whole timeline the thumbnail shows, or None. ``thumbnail.at`` is a time of the
+    output, so of an ``output.range`` it counts from the range's start."""
+    out, plan = timeline.spec.output, timeline.plan
     if not out.thumbnail or not timeline.encoding.video_codec:
         return None
-    return min(timeline.plan.canvas.frame(out.thumbnail.at), timeline.plan.frames - 1)
+    return plan.first + min(plan.canvas.frame(out.thumbnail.at), plan.frames - 1)
+
+
+def windowed_stills(timeline: Timeline, part: Plan) -> dict[str, Still]:
+    """The prepared pictures for ``part`` (a segment, a range): captions lists cut to the frames each
+    item draws there."""
+    stills = dict(timeline.prepared.stills)
+    for item in part.visuals:
+        if item.path in stills:
+            stills[item.path] = raster.window(stills[item.path], item, timeline.workdir, part.canvas)
+    return stills
 
 
 def render_pictures(timeline: Timeline, spans: Sequence[Span], runner: Runner, *, thumbnail: Path | None = None,
@@ -122,7 +134,7 @@ def render_pictures(timeline: Timeline, spans: Sequence[Span], runner: Runner, *
     Every segment starts with a keyframe and holds exactly its frames; the thumbnail, when asked for, is
     taken by the segment that contains its frame.
     """
-    whole, canvas = timeline.plan, timeline.plan.canvas
+    whole = timeline.plan
     encoding = timeline.encoding.pictures()
     at = thumbnail_frame(timeline)
     total = sum(s.frames for s in spans) or 1
@@ -130,10 +142,7 @@ def render_pictures(timeline: Timeline, spans: Sequence[Span], runner: Runner, *
     pieces: list[Piece] = []
     for span in spans:
         part = whole.window(span)
-        stills = dict(timeline.prepared.stills)
-        for item in part.visuals:
-            if item.path in stills:
-                stills[item.path] = raster.window(stills[item.path], item, timeline.workdir, canvas)
+        stills = windowed_stills(timeline, part)
         file = timeline.workdir / f"pictures-{span.start:08d}-{span.end:08d}.mp4"
         here = thumbnail is not None and at is not None and span.start <= at < span.end
         command = graph.compile_command(part, stills=stills, encoding=encoding, output=file,
@@ -204,7 +213,7 @@ def join(timeline: Timeline, pieces: Sequence[Piece], output: Path, runner: Runn
     """The finished file: the pieces' pictures copied in order, with the whole timeline's sound (mixed
     once, here when ``sound`` is not already rendered)."""
     covered = [p.span for p in pieces]
-    if covered[0].start != 0 or covered[-1].end != timeline.plan.frames or any(
+    if covered[0].start != timeline.plan.span.start or covered[-1].end != timeline.plan.span.end or any(
             a.end != b.start for a, b in itertools.pairwise(covered)):
         raise AssertionError(f"pieces do not cover the timeline: {covered}")
     if sound is None:
@@ -269,10 +278,7 @@ def render_still(timeline: Timeline, runner: Runner, output: Path) -> None:
     plan = timeline.plan
     at = max(0, min(plan.canvas.frame(timeline.spec.output.at), plan.frames - 1))
     part = plan.window(Span(at, at + 1))
-    stills = dict(timeline.prepared.stills)
-    for item in part.visuals:
-        if item.path in stills:
-            stills[item.path] = raster.window(stills[item.path], item, timeline.workdir, plan.canvas)
+    stills = windowed_stills(timeline, part)
     command = graph.compile_command(part, stills=stills, encoding=timeline.encoding, output=output)
     runner.run(command, seconds=part.duration, share=(0.0, 1.0))
 
@@ -287,8 +293,10 @@ def _render_stage(timeline: Timeline, spans: Sequence[Span], runner: Runner, *, 
         return
     if sound is None:
         sounded = extract_sounds(timeline, runner) if encoding.audio_codec else plan
-        command = graph.compile_command(sounded, stills=timeline.prepared.stills, encoding=encoding, output=part,
-                                        thumbnail=thumbnail, thumbnail_frame=thumbnail_frame(timeline) or 0,
+        at = thumbnail_frame(timeline)
+        command = graph.compile_command(sounded, stills=windowed_stills(timeline, plan), encoding=encoding,
+                                        output=part, thumbnail=thumbnail,
+                                        thumbnail_frame=0 if at is None else at - plan.first,
                                         thumbnail_width=_thumbnail_width(timeline))
         runner.run(command, seconds=plan.duration, share=(0.0, 1.0))
         return

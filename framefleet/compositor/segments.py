@@ -37,19 +37,20 @@ def _heavy(item: VisualItem) -> bool:
 
 
 def split(plan: Plan, policy: Policy = Policy()) -> list[Span]:
-    """Frames ``[0, plan.frames)`` as consecutive segments under ``policy``.
+    """The plan's frames (``plan.span``: all of them, or an ``output.range``) as consecutive segments
+    under ``policy``.
 
     Greedy: each segment runs to the furthest clip boundary that keeps it within both limits. Where
     more clips than ``max_inputs`` are on screen at once, the segment is as short as the clips allow:
     what is on screen has to be open.
     """
-    frames = plan.frames
+    first, frames = plan.span.start, plan.span.end
     max_frames = max(1, plan.canvas.frame(policy.max_seconds))
     items = sorted((v.span for v in plan.visuals if _heavy(v)), key=lambda s: (s.start, s.end))
     starts = [s.start for s in items]
-    cuts = sorted({b for s in items for b in (s.start, s.end) if 0 < b < frames} | {frames})
+    cuts = sorted({b for s in items for b in (s.start, s.end) if first < b < frames} | {frames})
     segments: list[Span] = []
-    start = 0
+    start = first
     while start < frames:
         # Clips already on screen at ``start``, then each later clip as the segment grows past its start.
         open_now = sum(1 for s in items if s.start < start < s.end or s.start == start)

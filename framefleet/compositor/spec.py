@@ -236,6 +236,14 @@ class Thumbnail(Model):
     width: int | None = Field(None, ge=16, le=3840, description="pixels; default: the output's width")
 
 
+class Range(Model):
+    """A part of the timeline rendered on its own: its clips and sound timed as in the whole timeline,
+    the output starting at the timeline's ``start``."""
+
+    start: float = Field(0.0, ge=0, description="seconds of the timeline where the output starts")
+    length: float | None = Field(None, gt=0, description="seconds rendered; default: to the timeline's end")
+
+
 class Output(Model):
     preset: PresetName | None = None
     aspect_ratio: AspectRatio | None = None
@@ -254,6 +262,7 @@ class Output(Model):
     chunks: Literal["auto"] | Annotated[int, Field(ge=1, le=64)] = Field(
         "auto", description="queued renders: split across this many workers; auto splits above "
                             "FRAMEFLEET_CHUNK_SECONDS; 1 never splits")
+    range: Range | None = Field(None, description="video and sound outputs: render only this part of the timeline")
 
 
 class _Clip(Model):
@@ -606,6 +615,12 @@ def _semantic_problems(spec: RenderSpec, limits: Limits) -> Iterator[Problem]:
         yield Problem("output", f"{width}x{height} is over the limit of {limits.max_pixels} pixels")
     if out.format in IMAGE_FORMATS and out.thumbnail is not None:
         yield Problem("output.thumbnail", f"a {out.format} output is itself one picture: remove thumbnail")
+    if out.format in IMAGE_FORMATS and out.range is not None:
+        yield Problem("output.range", f"a {out.format} output is one frame: use output.at")
+    if out.range is not None and out.range.start >= limits.max_duration:
+        yield Problem("output.range.start", f"{out.range.start:g} s is over the limit of {limits.max_duration} s")
+    if out.range is not None and out.range.length is not None and out.range.length > limits.max_duration:
+        yield Problem("output.range.length", f"{out.range.length:g} s is over the limit of {limits.max_duration} s")
     if out.format == "mp3" and spec.soundtrack is None and not any(
             c.type in ("audio", "video") for _, c in spec.clips()):
         yield Problem("output.format", NO_SOUND)

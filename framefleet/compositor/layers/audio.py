@@ -64,8 +64,17 @@ def _mix(streams: Sequence[Stream]) -> Stream | None:
 
 
 def build(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: bool,
-          loudness: float | None) -> Stream:
-    """One stereo 48 kHz stream exactly ``seconds`` long."""
+          loudness: float | None, cut: tuple[float, float] | None = None) -> Stream:
+    """One stereo 48 kHz stream exactly ``seconds`` long; with ``cut`` (an ``output.range``), only
+    seconds ``[start, end)`` of it, mixed and normalised as in the whole timeline."""
+    whole = _whole(items, ctx, seconds=seconds, duck=duck, loudness=loudness)
+    if cut is None or (cut[0] <= 0 and cut[1] >= seconds):
+        return whole
+    return whole.filter("atrim", start=f"{cut[0]:.6f}", end=f"{cut[1]:.6f}").filter("asetpts", "PTS-STARTPTS")
+
+
+def _whole(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: bool,
+           loudness: float | None) -> Stream:
     buses: dict[str, list[Stream]] = {"voice": [], "effect": [], "music": []}
     for item in items:
         buses[item.role].append(_item(item, ctx))
