@@ -190,7 +190,9 @@ def _edit_with(path: str, value: Any) -> dict[str, Any]:
     ("merge[0]", {"find": "NAME"}, "merge[0].replace", "must be a string"),
     ("output.scaleTo", "8k", "output.scaleTo", "unknown value '8k'"),
     ("output.mute", "yes", "output.mute", "must be true or false"),
-    ("output.range", {"start": 1, "length": 2}, "output.range", "part of a video"),
+    ("output.range", {"start": 1, "length": 0}, "output.range.length", "more than 0"),
+    ("output.range", {"start": -1}, "output.range.start", "out of range"),
+    ("output.range", {"start": 1, "end": 2}, "output.range.end", "unknown field"),
     ("output.format", "bmp", "output.format", "unknown value 'bmp'"),
     ("output.thumbnail", {"capture": 2}, "output.thumbnail", "one still"),
     ("disk", "mount", "disk", "render disk"),
@@ -264,6 +266,23 @@ def test_image_output_from_an_edit(tmp_path: Path, media: Path, stripes: Path,
     image = facts(tmp_path / "still.png")["video"]
     assert (image["codec_name"], image["width"], image["height"]) == ("png", 320, 240)
     assert close(pixel(tmp_path / "still.png", 0, 10, 200, (320, 240)), (255, 0, 255))  # the frame at 1.5 s
+
+
+def test_a_range_of_an_edit_renders_that_part_and_is_checked_at_its_path(
+        tmp_path: Path, media: Path, stripes: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit = tmp_path / "edit.json"
+    edit.write_text(json.dumps(_layers_edit(media, stripes, range={"start": 1.2, "length": 0.4})))
+    code, text = run_cli(capsys, "render", str(edit), "-o", str(tmp_path / "part.mp4"), "-q")
+    assert code == 0, text
+    out, size = tmp_path / "part.mp4", (320, 240)
+    assert int(facts(out)["video"]["nb_read_frames"]) == 10  # 0.4 s at 25 fps
+    assert close(pixel(out, 0, 10, 200, size), (255, 0, 255))  # the timeline's 1.2 s: the negated crop
+    assert close(pixel(out, 0, 160, 60, size), RED)  # the square, still on top
+    edit.write_text(json.dumps(_layers_edit(media, stripes, range={"start": 1.5, "length": 1})))
+    code, text = run_cli(capsys, "render", str(edit), "-o", str(tmp_path / "late.mp4"), "-q")
+    assert code == 2
+    assert "output.range.length: the range ends at 2.5 s, past the end of the timeline (2.000 s)" in text
+    assert str(tmp_path) not in text
 
 
 def test_validate_and_render_report_spec_problems_at_the_edits_paths(

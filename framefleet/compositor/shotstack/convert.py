@@ -55,6 +55,8 @@ class Converted:
             return "timeline." + path.replace("fade_in", "effect").replace("fade_out", "effect")
         if path.startswith("output"):
             key = path.split(".")[1] if "." in path else ""
+            if key == "range":  # the same fields, at the same place
+                return path
             return _OUTPUT_FIELDS.get(key, "output")
         return path
 
@@ -167,8 +169,8 @@ def _mute(spec: dict[str, Any], node: Node) -> None:
 
 
 def _range(node: Node, out: dict[str, Any], fmt: str) -> None:
-    """``range``: for an image output its ``start`` is the frame drawn; a part of a video is not
-    rendered on its own."""
+    """``range``: for an image output its ``start`` is the frame drawn; for a video or sound the part
+    of the timeline rendered (``output.range``, checked against the timeline's end when it is planned)."""
     rng = node.child("range")
     if rng is None:
         return
@@ -176,11 +178,14 @@ def _range(node: Node, out: dict[str, Any], fmt: str) -> None:
     if fmt in ("jpg", "png"):
         out["at"] = start or 0.0
         rng.done({"length": "an image is one frame: remove length"})
-    elif rng.has("start") or rng.has("length"):
-        rng.problem("", "rendering part of a video is not supported: render the whole edit, or move the "
-                        "clips' start and length")
-        rng.take("length")
-        rng.done()
+        return
+    length = rng.number("length")
+    if length is not None and length <= 0:
+        rng.problem("length", "must be more than 0")
+        length = None
+    rng.done()
+    if start is not None or length is not None:
+        out["range"] = {"start": start or 0.0, **({"length": length} if length is not None else {})}
 
 
 def _stills(node: Node, out: dict[str, Any], width: int) -> None:
