@@ -60,6 +60,7 @@ bench: system-test venv
 	$(PY) bench/captions_bench.py
 	$(PY) bench/queue_bench.py
 	$(PY) bench/chaos_bench.py
+	$(PY) bench/fairness_bench.py
 	$(PY) bench/state_bench.py
 
 clean:

@@ -102,6 +102,13 @@ class Settings:
     segment_seconds: float = 60.0
     #: A queued render longer than this is split into chunks of about this length (SPEC §7).
     chunk_seconds: float = 120.0
+    #: Fair shares: new jobs wait in one line per tenant and are released to the queues in turns, so one
+    #: tenant's backlog cannot hold back another tenant's next job.
+    fair: bool = True
+    #: At most this many jobs of one tenant run (or are released to run) at once; 0: no cap.
+    tenant_concurrency: int = 0
+    #: Jobs released ahead into each queue, ready for the next free worker thread.
+    dispatch_ahead: int = 2
     #: The asset cache (downloads) and the cache of ``job:`` results are each trimmed to this many bytes,
     #: least recently used first.
     cache_max_bytes: int = 10 * 1024**3
@@ -137,6 +144,14 @@ class Settings:
             if value <= 0:
                 raise BadInput(f"FRAMEFLEET_{name} must be positive, got {raw!r}")
             return float(value)
+
+        def whole(name: str, default: int) -> int:
+            raw = get(name)
+            if raw is None:
+                return default
+            if not raw.strip().isdigit():
+                raise BadInput(f"FRAMEFLEET_{name} must be a whole number (0 or more), got {raw!r}")
+            return int(raw)
 
         def flag(name: str) -> bool:
             raw = (get(name) or "").strip().lower()
@@ -207,6 +222,9 @@ class Settings:
             segment_inputs=int(number("SEGMENT_INPUTS", 6, int)),
             segment_seconds=number("SEGMENT_SECONDS", 60.0),
             chunk_seconds=number("CHUNK_SECONDS", 120.0),
+            fair=flag("FAIR") if get("FAIR") is not None else True,
+            tenant_concurrency=int(whole("TENANT_CONCURRENCY", 0)),
+            dispatch_ahead=int(number("DISPATCH_AHEAD", 2, int)),
             cache_max_bytes=int(number("CACHE_MAX_BYTES", 10 * 1024**3, int)),
             probe_cache_max_entries=int(number("PROBE_CACHE_MAX_ENTRIES", 100_000, int)),
             render_wait_poll=number("RENDER_WAIT_POLL", 5.0),

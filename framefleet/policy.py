@@ -31,3 +31,8 @@ SWEEP_INTERVAL = 5.0
 EXPIRY_INTERVAL = 60.0
 #: A job's terminal state is written again and again (Redis restarting) for at most this long.
 END_WRITE_PATIENCE = 300.0
+#: Every worker process releases held jobs (fair shares between tenants) this often.
+DISPATCH_INTERVAL = 0.1
+#: A job released to its queue but not started after this long (its message was lost with a worker
+#: that died between release and send) is sent again by the lease sweep.
+RELEASE_GRACE = 300.0

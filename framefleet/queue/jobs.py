@@ -170,9 +170,10 @@ class JobStore(ABC):
     unavailable: tuple[type[BaseException], ...] = ()
 
     @abstractmethod
-    def create(self, job: Job) -> tuple[Job, bool]:
+    def create(self, job: Job, *, hold: bool = False) -> tuple[Job, bool]:
         """Store a new job; with an ``idempotency_key`` the tenant already used (on a job that did not fail
-        and was not canceled), return that job instead and ``False``."""
+        and was not canceled), return that job instead and ``False``. With ``hold``, the job also joins
+        its tenant's line for its queue, in the same write, to be released in turn (:meth:`release`)."""
 
     @abstractmethod
     def get(self, job_id: str, *, tenant: str | None = None) -> Job | None:
@@ -235,6 +236,21 @@ class JobStore(ABC):
     @abstractmethod
     def queued_before(self, cutoff: float, *, limit: int) -> list[str]:
         """Ids of queued jobs created before ``cutoff``, oldest first (an index, not a scan)."""
+
+    @abstractmethod
+    def release(self, queue: str, *, room: int, cap: int) -> list[str]:
+        """Up to ``room`` held jobs of ``queue``, taken from the tenants' lines in turns (the tenant served
+        longest ago first, one job each per round), skipping tenants with ``cap`` jobs running or
+        released (``cap`` 0: no cap); each is marked released until it leaves ``queued``."""
+
+    @abstractmethod
+    def held(self, queue: str) -> int:
+        """How many jobs wait in the tenants' lines of ``queue`` (the backlog autoscaling watches)."""
+
+    @abstractmethod
+    def stale_releases(self, before: float, *, limit: int) -> list[str]:
+        """Jobs released before ``before`` and still queued (their message may be lost): each is returned
+        once, then not again for as long as it waited."""
 
     @abstractmethod
     def lapsed(self, now: float, *, snooze: float, limit: int) -> list[str]:

@@ -60,8 +60,9 @@ def claim(rt: Runtime, job_id: str, job: Job | None = None) -> Job | None:
 
 
 def sweep(rt: Runtime, *, limit: int = 200) -> list[str]:
-    """Send every job whose worker stopped renewing its lease back to its queue (each worker runs this
-    every ``policy.SWEEP_INTERVAL``; the store hands each lapsed job to one sweeper only)."""
+    """Send every job whose worker stopped renewing its lease back to its queue, and every job released
+    from its tenant's line whose message never arrived (each worker runs this every
+    ``policy.SWEEP_INTERVAL``; the store hands each such job to one sweeper only)."""
     sent = []
     for job_id in rt.store.lapsed(time.time(), snooze=policy.LEASE_SECONDS, limit=limit):
         job = rt.store.get(job_id)
@@ -69,8 +70,13 @@ def sweep(rt: Runtime, *, limit: int = 200) -> list[str]:
             continue
         rt.enqueue(job.queue, job_id)
         sent.append(job_id)
+    for job_id in rt.store.stale_releases(time.time() - policy.RELEASE_GRACE, limit=limit):
+        job = rt.store.get(job_id)
+        if job is not None and job.status == JobStatus.QUEUED:  # released, its message lost: send again
+            rt.enqueue(job.queue, job_id)
+            sent.append(job_id)
     if sent:
-        log.info("lease sweep: sent %d job(s) with lapsed leases back to their queues", len(sent))
+        log.info("lease sweep: sent %d job(s) with lapsed leases or lost releases to their queues", len(sent))
     return sent
 
 

@@ -22,10 +22,12 @@ import dramatiq
 from framefleet import leftovers, policy
 from framefleet.config import Settings
 from framefleet.errors import BadInput
+from framefleet.metrics.server import queue_depth
 from framefleet.metrics.setup import mark_dead
 from framefleet.queue.broker import QUEUES
 from framefleet.storage import Storage, open_storage
-from framefleet.worker import endings
+from framefleet.worker import dispatcher, endings
+from framefleet.worker.actors import JOB_QUEUES
 from framefleet.worker.lifecycle import sweep
 from framefleet.worker.runtime import Runtime
 from framefleet.worker.supervisor import Supervisor
@@ -92,12 +94,17 @@ def _broker_ping(broker: dramatiq.Broker, rt: Runtime) -> Any:
 
 def _serve_metrics(settings: Settings, broker: dramatiq.Broker, rt: Runtime, queues: Sequence[str],
                    extra: dict[str, Callable[[], None]] | None = None) -> Any:
-    from framefleet.metrics.server import QueueDepth, queue_depth, readiness, serve
+    from framefleet.metrics.server import QueueDepth, readiness, serve
+
+    in_broker = queue_depth(broker)
+
+    def waiting(queue: str) -> int:  # in the broker, and held in the tenants' lines (fair shares)
+        return in_broker(queue) + (rt.store.held(queue) if queue != "webhooks" else 0)
 
     ready = readiness(_broker_ping(broker, rt), rt.storage.check, settings.ffmpeg, extra)
     try:
         return serve(settings.metrics_port, ready=ready,
-                     collectors=[QueueDepth(queue_depth(broker), list(QUEUES))])
+                     collectors=[QueueDepth(waiting, list(QUEUES))])
     except OSError as exc:
         raise BadInput(f"metrics port {settings.metrics_port} is not free ({exc.strerror})") from None
 
@@ -132,6 +139,10 @@ def run_one(settings: Settings, *, queues: Sequence[str], threads: int, serve_me
     for worker in pool:
         worker.start()
     threading.Thread(target=_maintenance_loop, args=(rt, stop), daemon=True).start()
+    released = sorted(job_queues & set(JOB_QUEUES))
+    if released:
+        threading.Thread(target=dispatcher.run, args=(rt, released, queue_depth(broker), stop), daemon=True,
+                         name="dispatcher").start()
     log.info("worker %s consuming %s with %d thread(s)", rt.worker_id, ",".join(queues), threads)
     print(f"framefleet worker ready: queues={','.join(queues)} threads={threads}", file=sys.stderr, flush=True)
     stop.wait()

@@ -89,9 +89,10 @@ def test_metrics_health_and_prometheus(fleet_env: dict[str, str], workers: list[
     assert [d["status"] for d in done] == ["completed", "completed"] and failed["status"] == "failed"
     receiver.wait_for(2)
 
-    # The render_gpu message waits in the Redis list KEDA watches.
+    # The render_gpu job waits, held in its tenant's line (no GPU worker releases it), in the backlog list
+    # KEDA watches beside Dramatiq's own.
     r = redis.Redis.from_url(fleet_env["FRAMEFLEET_BROKER_URL"])
-    assert r.type("dramatiq:render_gpu") == b"list" and r.llen("dramatiq:render_gpu") == 1
+    assert r.type("framefleet:backlog:render_gpu") == b"list" and r.llen("framefleet:backlog:render_gpu") == 1
 
     scrape = samples(get(f"{base}/metrics")[1])
     completed = sum(v for k, v in scrape.items() if k.startswith("framefleet_jobs_total{")

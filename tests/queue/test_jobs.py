@@ -196,3 +196,39 @@ def test_generation_usage_is_summed_by_type_and_provider(store: JobStore) -> Non
         "speech_from_text": {"openai": {"jobs": 2, "characters": 150}, "local": {"jobs": 1, "characters": 5}},
         "captions": {"local": {"jobs": 1, "audio_seconds": 12.25}}}
     assert store.usage(tenant="globex")["generation"] == {}
+
+
+def test_held_jobs_are_released_in_turns_between_tenants(store: JobStore) -> None:
+    backlog = [store.create(job(tenant="big"), hold=True)[0].id for _ in range(6)]
+    assert store.held("render") == 6
+    first = store.release("render", room=2, cap=0)
+    assert first == backlog[:2]  # one tenant waiting: its line in order
+    small = store.create(job(tenant="small"), hold=True)[0].id
+    nxt = store.release("render", room=2, cap=0)
+    assert nxt[0] == small and nxt[1] == backlog[2]  # the tenant never served goes first, then turns
+    other = store.create(job(tenant="third"), hold=True)[0].id
+    later = store.release("render", room=3, cap=0)
+    assert later == [other, backlog[3], backlog[4]]
+    assert store.held("render") == 1 and store.release("generate", room=5, cap=0) == []
+
+
+def test_a_tenant_at_its_cap_waits_while_others_go(store: JobStore) -> None:
+    big = [store.create(job(tenant="big"), hold=True)[0].id for _ in range(4)]
+    small = store.create(job(tenant="small"), hold=True)[0].id
+    assert store.release("render", room=10, cap=2) == [big[0], small, big[1]]  # big: two released, its cap
+    store.start(big[0])  # started: it counts as running now, not released
+    assert store.release("render", room=10, cap=2) == []
+    store.finish(big[0], "completed")
+    assert store.release("render", room=10, cap=2) == [big[2]]
+
+
+def test_canceled_held_jobs_are_skipped_and_lost_releases_come_back(store: JobStore) -> None:
+    gone, kept = (store.create(job(tenant="t"), hold=True)[0].id for _ in range(2))
+    store.finish(gone, "canceled")
+    assert store.release("render", room=5, cap=0) == [kept]
+    assert store.held("render") == 0
+    assert store.stale_releases(time.time() - 60, limit=10) == []
+    assert store.stale_releases(time.time() + 1, limit=10) == [kept]  # released, never started
+    assert store.stale_releases(time.time() - 1, limit=10) == []  # re-stamped: once per wait
+    store.start(kept)
+    assert store.stale_releases(time.time() + 100, limit=10) == []

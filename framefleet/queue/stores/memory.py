@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import copy
 import threading
 import time
@@ -17,6 +18,12 @@ class MemoryJobStore(JobStore):
         self._keys: dict[tuple[str, str], str] = {}
         self._counters: dict[str | None, dict[str, float]] = {}
         self._snoozed: dict[str, float] = {}
+        #: Fair shares: each (queue, tenant) line of held jobs, each queue's turn order (tenant → the turn
+        #: it was last served; 0: never), and the released jobs not started yet (job → tenant, when).
+        self._lines: dict[tuple[str, str], collections.deque[str]] = {}
+        self._turns: dict[str, dict[str, int]] = {}
+        self._turn = 0
+        self._released: dict[str, tuple[str, float]] = {}
         self._lock = threading.RLock()
 
     def _count(self, before: Job | None, after: Job) -> None:
@@ -24,8 +31,10 @@ class MemoryJobStore(JobStore):
             for scope in (None, after.tenant):
                 row = self._counters.setdefault(scope, {})
                 row[key] = row.get(key, 0.0) + amount
+        if before is not None and before.status == "queued" and after.status != "queued":
+            self._released.pop(after.id, None)
 
-    def create(self, job: Job) -> tuple[Job, bool]:
+    def create(self, job: Job, *, hold: bool = False) -> tuple[Job, bool]:
         with self._lock:
             if job.idempotency_key:
                 existing_id = self._keys.get((job.tenant, job.idempotency_key))
@@ -35,7 +44,51 @@ class MemoryJobStore(JobStore):
                 self._keys[(job.tenant, job.idempotency_key)] = job.id
             self._jobs[job.id] = copy.deepcopy(job)
             self._count(None, job)
+            if hold:
+                self._lines.setdefault((job.queue, job.tenant), collections.deque()).append(job.id)
+                self._turns.setdefault(job.queue, {}).setdefault(job.tenant, 0)
             return copy.deepcopy(job), True
+
+    def release(self, queue: str, *, room: int, cap: int) -> list[str]:
+        with self._lock:
+            taken: list[str] = []
+            turns = self._turns.setdefault(queue, {})
+            progress = True
+            while len(taken) < room and turns and progress:
+                progress = False
+                for tenant in sorted(turns, key=turns.__getitem__):
+                    if len(taken) >= room:
+                        break
+                    running = self._counters.get(tenant, {}).get("status:processing", 0.0)
+                    released = sum(1 for t, _ in self._released.values() if t == tenant)
+                    if cap > 0 and running + released >= cap:
+                        continue
+                    line = self._lines.get((queue, tenant), collections.deque())
+                    while line:
+                        job_id = line.popleft()
+                        job = self._jobs.get(job_id)
+                        if job is not None and job.status == "queued":
+                            taken.append(job_id)
+                            self._released[job_id] = (tenant, time.time())
+                            self._turn += 1
+                            turns[tenant] = self._turn
+                            progress = True
+                            break
+                    if not line:
+                        del turns[tenant]
+            return taken
+
+    def held(self, queue: str) -> int:
+        with self._lock:
+            return sum(len(line) for (q, _), line in self._lines.items() if q == queue)
+
+    def stale_releases(self, before: float, *, limit: int) -> list[str]:
+        with self._lock:
+            now = time.time()
+            stale = [job_id for job_id, (_, at) in self._released.items() if at < before][:limit]
+            for job_id in stale:
+                self._released[job_id] = (self._released[job_id][0], now)
+            return stale
 
     def get(self, job_id: str, *, tenant: str | None = None) -> Job | None:
         with self._lock:

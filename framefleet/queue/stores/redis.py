@@ -35,6 +35,59 @@ return ids
 """
 
 
+#: Fair shares (``worker/dispatcher.py``): up to ARGV[3] held jobs of queue ARGV[2], taken from the
+#: tenants' lines in turns (``turns``: tenant → the turn it was last served, 0 for never), one per tenant
+#: per round, skipping tenants at their cap ARGV[4] of jobs processing or released (0: no cap) and ids
+#: that are no longer queued (canceled, expired while they waited). Each taken job is marked released.
+#: Atomic, so every worker of the fleet may run it. Keys are built here: a standalone Redis, not a cluster.
+_RELEASE = """
+local ns, queue = ARGV[1], ARGV[2]
+local room, cap, now = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local turns = ns .. ':turns:' .. queue
+local taken = {}
+while #taken < room do
+  local tenants = redis.call('ZRANGE', turns, 0, -1)
+  if #tenants == 0 then break end
+  local progress = false
+  for _, tenant in ipairs(tenants) do
+    if #taken >= room then break end
+    local busy = 0
+    if cap > 0 then
+      busy = tonumber(redis.call('HGET', ns .. ':usage:' .. tenant, 'status:processing') or '0')
+             + redis.call('ZCARD', ns .. ':released:' .. tenant)
+    end
+    if cap <= 0 or busy < cap then
+      local line = ns .. ':held:' .. queue .. ':' .. tenant
+      local id = redis.call('LPOP', line)
+      while id do
+        redis.call('LPOP', ns .. ':backlog:' .. queue)
+        local raw = redis.call('GET', ns .. ':job:' .. id)
+        if raw and string.find(raw, '"status": "queued"', 1, true) then break end
+        id = redis.call('LPOP', line)
+      end
+      if id then
+        table.insert(taken, id)
+        redis.call('ZADD', ns .. ':released:' .. tenant, now, id)
+        redis.call('ZADD', ns .. ':released', now, id)
+        redis.call('ZADD', turns, redis.call('INCR', ns .. ':turn'), tenant)
+        progress = true
+      end
+      if redis.call('LLEN', line) == 0 then redis.call('ZREM', turns, tenant) end
+    end
+  end
+  if not progress then break end
+end
+return taken
+"""
+
+#: Released jobs still queued since before ARGV[1] (at most ARGV[3]), each re-stamped ARGV[2].
+_STALE = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id) end
+return ids
+"""
+
+
 class RedisJobStore(JobStore):
     unavailable = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
@@ -53,7 +106,7 @@ class RedisJobStore(JobStore):
     def _read(self, raw: bytes | str | None) -> Job | None:
         return Job.load(json.loads(raw)) if raw else None
 
-    def create(self, job: Job) -> tuple[Job, bool]:
+    def create(self, job: Job, *, hold: bool = False) -> tuple[Job, bool]:
         idem = f"{self.ns}:idem:{job.tenant}:{job.idempotency_key}" if job.idempotency_key else None
         while True:
             with self.r.pipeline() as pipe:
@@ -68,6 +121,10 @@ class RedisJobStore(JobStore):
                                 return existing, False
                     pipe.multi()
                     self._write_new(pipe, job)
+                    if hold:  # in the same transaction: a job is never stored without its place in line
+                        pipe.rpush(f"{self.ns}:held:{job.queue}:{job.tenant}", job.id)
+                        pipe.rpush(f"{self.ns}:backlog:{job.queue}", 1)
+                        pipe.zadd(f"{self.ns}:turns:{job.queue}", {job.tenant: 0}, nx=True)
                     pipe.execute()
                     return job, True
                 except redis.WatchError:
@@ -152,6 +209,9 @@ class RedisJobStore(JobStore):
             pipe.zadd(f"{self.ns}:queued", {job.id: job.created_at})
         elif before is None or before.status == "queued":
             pipe.zrem(f"{self.ns}:queued", job.id)
+            if before is not None:  # started or ended: no longer released-and-waiting
+                pipe.zrem(f"{self.ns}:released", job.id)
+                pipe.zrem(f"{self.ns}:released:{job.tenant}", job.id)
         if job.status == "processing":
             if before is None or before.lease_until != job.lease_until or before.status != job.status:
                 pipe.zadd(f"{self.ns}:leases", {job.id: job.lease_until})
@@ -167,6 +227,17 @@ class RedisJobStore(JobStore):
 
     def queued_before(self, cutoff: float, *, limit: int) -> list[str]:
         return [str(i) for i in self.r.zrangebyscore(f"{self.ns}:queued", "-inf", f"({cutoff}", start=0, num=limit)]
+
+    def release(self, queue: str, *, room: int, cap: int) -> list[str]:
+        taken = self.r.eval(_RELEASE, 0, self.ns, queue, room, cap, time.time())
+        return [str(i) for i in taken or []]
+
+    def held(self, queue: str) -> int:
+        return int(self.r.llen(f"{self.ns}:backlog:{queue}"))
+
+    def stale_releases(self, before: float, *, limit: int) -> list[str]:
+        found = self.r.eval(_STALE, 1, f"{self.ns}:released", before, time.time(), limit)
+        return [str(i) for i in found or []]
 
     def lapsed(self, now: float, *, snooze: float, limit: int) -> list[str]:
         found = self.r.eval(_LAPSED, 1, f"{self.ns}:leases", now, now + snooze, limit)
