@@ -29,12 +29,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """The stable codes of a failed job's ``error`` (SPEC §4), stored and compared as plain strings."""
+
+    BAD_INPUT = "bad_input"
+    BAD_MEDIA = "bad_media"
+    TIMEOUT = "timeout"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    PROVIDER_ERROR = "provider_error"
+    INTERNAL = "internal"
 
 
 class FramefleetError(Exception):
     """Root of every error framefleet raises on purpose."""
 
-    code = "internal"
+    code: ErrorCode = ErrorCode.INTERNAL
     #: Whether retrying the same job may succeed (network blips, 5xx): permanent errors fail at once.
     transient = False
 
@@ -45,13 +58,13 @@ class FramefleetError(Exception):
 
     def as_dict(self) -> dict[str, str]:
         """The job's ``error`` object: stable code and customer-safe message."""
-        return {"code": self.code, "message": self.message}
+        return {"code": self.code.value, "message": self.message}
 
 
 class BadInput(FramefleetError):
     """The request is wrong and will stay wrong however often it is retried."""
 
-    code = "bad_input"
+    code: ErrorCode = ErrorCode.BAD_INPUT
 
 
 @dataclass(frozen=True)
@@ -79,7 +92,7 @@ class SpecError(BadInput):
 class BadMedia(BadInput):
     """A source exists but cannot be decoded (corrupt, empty, not media)."""
 
-    code = "bad_media"
+    code: ErrorCode = ErrorCode.BAD_MEDIA
 
 
 class FetchError(BadInput):
@@ -107,13 +120,13 @@ class EncoderUnavailable(BadInput):
 class Canceled(FramefleetError):
     """The job was canceled while it ran."""
 
-    code = "canceled"
+    code: ErrorCode = ErrorCode.CANCELED
 
 
 class Expired(FramefleetError):
     """The job waited in its queue longer than ``FRAMEFLEET_JOB_TTL`` and was never started."""
 
-    code = "expired"
+    code: ErrorCode = ErrorCode.EXPIRED
 
 
 class Abandoned(FramefleetError):
@@ -125,13 +138,13 @@ class GenerationFailed(FramefleetError):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = ErrorCode(code) if code in ErrorCode.__members__.values() else ErrorCode.INTERNAL
 
 
 class Timeout(FramefleetError):
     """The job ran past its time limit."""
 
-    code = "timeout"
+    code: ErrorCode = ErrorCode.TIMEOUT
 
 
 class HandedBack(FramefleetError):
@@ -156,7 +169,7 @@ class StorageRefused(StorageError):
 class ProviderError(FramefleetError):
     """A generation provider failed or none is configured for the job's type."""
 
-    code = "provider_error"
+    code: ErrorCode = ErrorCode.PROVIDER_ERROR
 
 
 class ProviderUnavailable(ProviderError):

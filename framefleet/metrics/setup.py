@@ -30,6 +30,9 @@ def boot(metrics_dir: Path | None, port: int, *, child: bool) -> None:
     pod's first process wipes and claims the shared folder; its children inherit the variable."""
     if not child:
         prepare(metrics_dir or default_dir(port))
+    from framefleet.metrics import definitions
+
+    definitions.create()  # the collectors, made now, in the folder the pod shares
 
 
 def mark_dead(pid: int) -> None:

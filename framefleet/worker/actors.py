@@ -19,7 +19,7 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from framefleet import policy
 from framefleet.errors import Timeout
-from framefleet.metrics.definitions import WEBHOOKS
+from framefleet.metrics import definitions as m
 from framefleet.worker.chunks import run_chunk, run_join
 from framefleet.worker.endings import end
 from framefleet.worker.generate import run_generation
@@ -67,10 +67,10 @@ def deliver_webhook(rt: Runtime, url: str, body: str) -> None:
     try:
         deliver(url, body.encode(), secret=rt.settings.webhook_secret, timeout=10.0,
                 allow_private=rt.settings.allow_private_urls)
-        WEBHOOKS.labels("delivered").inc()
+        m.WEBHOOKS.labels("delivered").inc()
     except DeliveryFailed as exc:
         last = exc.permanent or _last_try(policy.WEBHOOK_RETRIES)
-        WEBHOOKS.labels("failed" if last else "retried").inc()
+        m.WEBHOOKS.labels("failed" if last else "retried").inc()
         # never the whole URL: its query string is often the receiver's token
         log.info("webhook to %s failed (%s)%s", shown(url), exc, "; giving up" if last else "; will retry")
         if not last:
