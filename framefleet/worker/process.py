@@ -6,6 +6,7 @@ finish, after which their ffmpeg is stopped and the job is handed back to its qu
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -148,6 +149,9 @@ def run_one(settings: Settings, *, queues: Sequence[str], threads: int, serve_me
     stop.wait()
     grace = settings.shutdown_grace
     log.info("stopping: running jobs have %.0f s to finish", grace)
+    # a worker that has not stopped well after its grace writes every thread's stack to stderr: what it
+    # waits for is then in the pod's log, not a guess
+    faulthandler.dump_traceback_later(grace + 15, exit=False)
     timer = threading.Timer(grace, rt.hand_back.set)
     timer.daemon = True
     timer.start()
@@ -157,6 +161,7 @@ def run_one(settings: Settings, *, queues: Sequence[str], threads: int, serve_me
     for stopper in stoppers:
         stopper.join()
     timer.cancel()
+    faulthandler.cancel_dump_traceback_later()
     if server is not None:
         server.shutdown()
     broker.close()

@@ -54,6 +54,15 @@ def rendering(c: Client, spec: dict[str, Any], worker: Worker, **submit: Any) ->
     return job, worker.ffmpeg()
 
 
+def exits(worker: Worker, timeout: float) -> int:
+    """The worker's exit code once it stops; its log (with the thread stacks it dumps when it is slow to
+    stop) in the failure when it does not stop in time."""
+    try:
+        return worker.proc.wait(timeout=timeout)
+    except Exception:
+        raise AssertionError("the worker did not stop in time:\n" + "".join(worker.log[-200:])) from None
+
+
 def gone(pids: list[int]) -> bool:
     return not any(alive(pid) for pid in pids)
 
@@ -174,7 +183,7 @@ def test_sigterm_hands_the_job_back_after_the_grace_period(fleet_env: dict[str, 
     with client(fleet_env) as c:
         job, running = rendering(c, long_spec(media, 10), first)
         first.proc.send_signal(signal.SIGTERM)
-        assert first.proc.wait(timeout=30) == 0
+        assert exits(first, 30) == 0
         assert gone(running)
         assert c.get(job["id"])["status"] == "queued"  # type: ignore[index]
         workers.append(Worker(fleet_env, "render"))
@@ -188,7 +197,7 @@ def test_sigterm_lets_a_short_job_finish(fleet_env: dict[str, str], workers: lis
     with client(fleet_env) as c:
         job, _ = rendering(c, long_spec(media, 4), worker)
         worker.proc.send_signal(signal.SIGTERM)
-        assert worker.proc.wait(timeout=60) == 0
+        assert exits(worker, 60) == 0
         assert c.get(job["id"])["status"] == "completed"  # type: ignore[index]
 
 
