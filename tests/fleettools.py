@@ -24,6 +24,17 @@ from tests.proctree import ffmpeg_under
 SECRET = "whsec_test"
 
 
+def wait_until(predicate: Any, timeout: float, what: str) -> Any:
+    """Poll ``predicate`` until it gives something truthy (returned), or fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)  # the polling interval: the condition is checked, never assumed
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

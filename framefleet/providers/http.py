@@ -108,6 +108,12 @@ class ProviderHTTP:
         self.config, self.cancel, self.headers = config, cancel, dict(headers)
         self.name = config.provider
 
+    @classmethod
+    def bearer(cls, config: ProviderConfig, *, cancel: Flag) -> ProviderHTTP:
+        """For the APIs that take the key as ``Authorization: Bearer`` (OpenAI and its copies, Replicate)."""
+        key = config.api_key
+        return cls(config, cancel=cancel, headers={"Authorization": f"Bearer {key}"} if key else {})
+
     # -- public -------------------------------------------------------------------------------------
 
     def json(self, method: str, path: str, body: Any = None) -> Any:

@@ -41,9 +41,7 @@ class OpenAIProvider:
     name = "openai"
 
     def http(self, request: Request) -> ProviderHTTP:
-        key = request.config.api_key
-        return ProviderHTTP(request.config, cancel=request.cancel,
-                            headers={"Authorization": f"Bearer {key}"} if key else {})
+        return ProviderHTTP.bearer(request.config, cancel=request.cancel)
 
     def model(self, request: Request) -> str:
         return request.model or DEFAULT_MODELS[request.type]

@@ -38,9 +38,7 @@ class ReplicateProvider:
     name = "replicate"
 
     def http(self, request: Request) -> ProviderHTTP:
-        key = request.config.api_key
-        return ProviderHTTP(request.config, cancel=request.cancel,
-                            headers={"Authorization": f"Bearer {key}"} if key else {})
+        return ProviderHTTP.bearer(request.config, cancel=request.cancel)
 
     def cancel(self, request: Request) -> None:
         prediction = (request.state or {}).get("id")

@@ -22,10 +22,10 @@ from framefleet.client import Client
 from framefleet.compositor.render import render
 from framefleet.compositor.spec import load_spec
 from framefleet.config import Settings
-from tests.fleettools import Worker
+from tests.fleettools import Worker, wait_until
 from tests.mediatools import facts, gray_frames, keyframes, pcm
 from tests.proctree import ffmpeg_under
-from tests.worker.test_fleet import client, output_keys, wait_until
+from tests.worker.test_fleet import client, output_keys
 
 W, H = 320, 240
 

@@ -15,7 +15,7 @@ import pytest
 
 from framefleet.client import Client
 from framefleet.config import Settings
-from tests.fleettools import Receiver, Worker
+from tests.fleettools import Receiver, Worker, wait_until
 from tests.mediatools import facts
 from tests.proctree import alive
 
@@ -35,16 +35,6 @@ def long_spec(media: Path, seconds: float = 40.0) -> dict[str, Any]:
     return {"output": {"width": 1280, "height": 720, "quality": "high"},
             "tracks": [{"clips": [{"type": "video", "src": str(media / "pattern.mp4"), "loop": True,
                                    "length": seconds, "effect": "zoom_in"}]}]}
-
-
-def wait_until(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def rendering(c: Client, spec: dict[str, Any], worker: Worker, **submit: Any) -> tuple[dict[str, Any], list[int]]:

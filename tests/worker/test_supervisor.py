@@ -7,32 +7,20 @@ import os
 import signal
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from framefleet.client import Client
 from framefleet.config import Settings
 from framefleet.worker import supervisor as sup
-from tests.fleettools import Worker
+from tests.fleettools import Worker, wait_until
 from tests.proctree import alive, descendants
 
 SLEEPER = [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, lambda *a: exit(0)); "
                                  "[time.sleep(1) for _ in range(600)]"]
-
-
-def until(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)  # polling a condition
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_dead_child_is_replaced_and_readiness_says_so_meanwhile(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,15 +29,15 @@ def test_a_dead_child_is_replaced_and_readiness_says_so_meanwhile(monkeypatch: p
     supervisor = sup.Supervisor(SLEEPER, 2, on_exit=exits.append)
     runner = threading.Thread(target=supervisor.run, daemon=True)
     runner.start()
-    first = until(lambda: len(supervisor.pids()) == 2 and supervisor.pids(), 10, "two children")
+    first = wait_until(lambda: len(supervisor.pids()) == 2 and supervisor.pids(), 10, "two children")
     supervisor.check()  # ready: both run
 
     os.kill(first[0], signal.SIGKILL)
-    until(lambda: exits, 5, "the death to be noticed")
+    wait_until(lambda: exits, 5, "the death to be noticed")
     assert exits == [first[0]]  # its metrics are marked dead
     with pytest.raises(RuntimeError, match="1 of 2 worker processes running"):
         supervisor.check()  # for the 2 s of backoff
-    now = until(lambda: len(supervisor.pids()) == 2 and supervisor.pids(), 10, "a replacement")
+    now = wait_until(lambda: len(supervisor.pids()) == 2 and supervisor.pids(), 10, "a replacement")
     assert first[1] in now and first[0] not in now
     supervisor.check()
 
@@ -64,7 +52,7 @@ def test_a_child_that_keeps_dying_backs_off() -> None:
     supervisor = sup.Supervisor(crasher, 1)
     runner = threading.Thread(target=supervisor.run, daemon=True)
     runner.start()
-    until(lambda: supervisor.slots[0].backoff >= 4.0, 20, "the backoff to grow")
+    wait_until(lambda: supervisor.slots[0].backoff >= 4.0, 20, "the backoff to grow")
     slot = supervisor.slots[0]
     assert slot.restarts <= 4  # 1 + 2 + 4 s of waiting, not hundreds of restarts
     supervisor.stop()
@@ -87,9 +75,9 @@ def test_a_fleet_pod_replaces_a_killed_worker_process(fleet_env: dict[str, str],
                                                       media: Path) -> None:
     worker = Worker(fleet_env, processes=2)
     workers.append(worker)
-    before = until(lambda: len(children(worker)) == 2 and children(worker), 30, "two worker processes")
+    before = wait_until(lambda: len(children(worker)) == 2 and children(worker), 30, "two worker processes")
     os.kill(before[0], signal.SIGKILL)
-    after = until(lambda: len(children(worker)) == 2 and before[0] not in children(worker) and children(worker),
+    after = wait_until(lambda: len(children(worker)) == 2 and before[0] not in children(worker) and children(worker),
                   30, "a replacement worker process")
     assert before[1] in after
 
@@ -100,7 +88,7 @@ def test_a_fleet_pod_replaces_a_killed_worker_process(fleet_env: dict[str, str],
         except urllib.error.HTTPError:
             return False
 
-    until(ready, 15, "the pod to be ready again")
+    wait_until(ready, 15, "the pod to be ready again")
     spec = {"output": {"width": 320, "height": 240},
             "tracks": [{"clips": [{"type": "video", "src": str(media / "red.mp4"), "length": 1}]}]}
     with Client(Settings.from_env(fleet_env)) as c:
