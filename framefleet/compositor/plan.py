@@ -19,6 +19,7 @@ from framefleet.compositor.spec import (
     AudioClip,
     CaptionsClip,
     ImageClip,
+    LumaClip,
     Output,
     RenderSpec,
     Soundtrack,
@@ -42,6 +43,18 @@ class Span:
 
 
 @dataclass(frozen=True)
+class MatteItem:
+    """A luma clip on the grid, paired with the visual clip it masks: frames ``span`` of the output show
+    the matte's picture from ``trim`` seconds into ``file``; the rest of the clip is not masked."""
+
+    path: str
+    file: Path
+    media: MediaInfo
+    span: Span
+    trim: float
+
+
+@dataclass(frozen=True)
 class VisualItem:
     """A visual clip on the grid. ``span`` is the whole clip; ``window`` the part of it a time segment
     draws (None: all of it). Motion and transitions are functions of the whole clip, so a clip cut
@@ -54,6 +67,7 @@ class VisualItem:
     media: MediaInfo | None = None
     phrases: tuple[tuple[TimedWord, ...], ...] = ()
     window: Span | None = None
+    matte: MatteItem | None = None
 
     @property
     def shown(self) -> Span:
@@ -146,13 +160,13 @@ def trim_problems(spec: RenderSpec, media: Mapping[str, MediaInfo]) -> list[Prob
     for as long as the demuxer takes to find nothing there. Looping sources never fail here: their trim
     is taken modulo the source's length (:func:`looped_trim`)."""
     problems: list[Problem] = []
-    timed: list[tuple[str, VideoClip | AudioClip | Soundtrack]] = [
-        (path, clip) for path, clip in spec.clips() if isinstance(clip, VideoClip | AudioClip)]
+    timed: list[tuple[str, VideoClip | AudioClip | LumaClip | Soundtrack]] = [
+        (path, clip) for path, clip in spec.clips() if isinstance(clip, VideoClip | AudioClip | LumaClip)]
     if spec.soundtrack is not None:
         timed.append(("soundtrack", spec.soundtrack))
     for path, item in timed:
         info = media.get(item.src)
-        looping = not isinstance(item, AudioClip) and item.loop
+        looping = isinstance(item, VideoClip | Soundtrack) and item.loop
         if info is None or info.duration is None or looping or item.trim <= 0:
             continue
         if item.trim >= info.duration:
@@ -169,18 +183,19 @@ def looped_trim(trim: float, info: MediaInfo | None) -> float:
     return trim % info.duration
 
 
-def _source_length(clip: VideoClip | AudioClip, info: MediaInfo) -> float | None:
-    if info.duration is None:
+def _source_length(clip: VideoClip | AudioClip | LumaClip, info: MediaInfo) -> float | None:
+    if info.duration is None or info.is_still:
         return None
-    return float(info.duration - clip.trim) / clip.speed  # a faster clip plays its source in less time
+    speed = 1.0 if isinstance(clip, LumaClip) else clip.speed
+    return float(info.duration - clip.trim) / speed  # a faster clip plays its source in less time
 
 
 def _length(clip: Any, path: str, *, info: MediaInfo | None, canvas: Canvas, start: int, fixed_end: int | None,
             problems: list[Problem]) -> float | None:
     """A clip's length in seconds: explicit, or what is left of its source (to the end, when looping)."""
     length: float | None = clip.length
-    if isinstance(clip, VideoClip | AudioClip) and info is not None:
-        if isinstance(clip, VideoClip) and not info.has_video:
+    if isinstance(clip, VideoClip | AudioClip | LumaClip) and info is not None:
+        if isinstance(clip, VideoClip | LumaClip) and not info.has_video:
             raise BadMedia(f"{clip.src} has no video stream ({path}.src)")
         if isinstance(clip, VideoClip) and info.is_still:  # it would show for one frame, then vanish
             raise BadMedia(f"{clip.src} is a still picture, not a video: use an image clip ({path}.src)")
@@ -217,11 +232,12 @@ def build_plan(spec: RenderSpec, *, media: Mapping[str, MediaInfo], files: Mappi
         raise SpecError(problems)
     visuals: list[VisualItem] = []
     audio: list[AudioItem] = []
+    mattes: list[MatteItem] = []
     phrases = phrases or {}
     fixed_end = canvas.frame(spec.output.duration) if spec.output.duration else None
 
     for path, given, start in _walk(spec, canvas):
-        info = media.get(given.src) if isinstance(given, VideoClip | AudioClip) else None
+        info = media.get(given.src) if isinstance(given, VideoClip | AudioClip | LumaClip) else None
         clip = given
         if isinstance(given, VideoClip) and given.loop:
             clip = given.model_copy(update={"trim": looped_trim(given.trim, info)})
@@ -243,6 +259,10 @@ def build_plan(spec: RenderSpec, *, media: Mapping[str, MediaInfo], files: Mappi
         if canvas.seconds(span.end) > limits.max_duration:
             problems.append(Problem(f"{path}.length", f"ends past the limit of {limits.max_duration} s"))
             continue
+        if isinstance(clip, LumaClip):  # draws nothing and keeps the track's cursor: it masks a clip
+            assert info is not None
+            mattes.append(MatteItem(path, files[clip.src], info, span, clip.trim))
+            continue
         start.cursor = span.end
         if isinstance(clip, AudioClip):
             audio.append(AudioItem(path, files[clip.src], span, clip.trim, clip.volume, clip.role,
@@ -257,10 +277,43 @@ def build_plan(spec: RenderSpec, *, media: Mapping[str, MediaInfo], files: Mappi
         if isinstance(clip, VideoClip) and clip.volume > 0 and info is not None and info.has_audio:
             audio.append(AudioItem(f"{path}.src", files[clip.src], span, clip.trim, clip.volume,
                                    "effect", loop=clip.loop, demuxer=info.demuxer, speed=clip.speed))
+    visuals = _pair_mattes(visuals, mattes, problems)
     if problems:
         raise SpecError(problems)
     return _finish(spec, canvas, visuals=visuals, audio=audio, media=media, files=files, fixed_end=fixed_end,
                    limits=limits)
+
+
+def _track(path: str) -> str:
+    return path.split(".", 1)[0]
+
+
+def _pair_mattes(visuals: list[VisualItem], mattes: Sequence[MatteItem], problems: list[Problem]
+                 ) -> list[VisualItem]:
+    """Each luma clip attached to the visual clip of its track it overlaps most (Shotstack's rule: the
+    matte masks the clip beside it). A matte over nothing, two mattes on one clip, and a matte on a
+    rotated or keyframe-scaled clip (the matte is cut to a fixed, upright box) are problems."""
+    by_path = {v.path: v for v in visuals}
+    for matte in mattes:
+        overlaps = [(min(v.span.end, matte.span.end) - max(v.span.start, matte.span.start), v.path)
+                    for v in by_path.values() if _track(v.path) == _track(matte.path)]
+        best = max((o for o in overlaps if o[0] > 0), default=None)
+        if best is None:
+            problems.append(Problem(matte.path, "a luma matte must overlap a visual clip of its own track"))
+            continue
+        target = by_path[best[1]]
+        clip = target.clip
+        if target.matte is not None:
+            problems.append(Problem(matte.path, f"{target.path} already has a luma matte ({target.matte.path})"))
+        elif clip.transform is not None and clip.transform.rotate % 360:
+            problems.append(Problem(f"{target.path}.transform.rotate", "a clip with a luma matte cannot be "
+                                    "rotated: remove the rotation or the matte"))
+        elif isinstance(clip.scale, list):
+            problems.append(Problem(f"{target.path}.scale", "a clip with a luma matte cannot have keyframed "
+                                    "scale: give one scale, or remove the matte"))
+        else:
+            by_path[target.path] = replace(target, matte=matte)
+    return [by_path[v.path] for v in visuals]
 
 
 class _Cursor:

@@ -16,7 +16,15 @@ from framefleet.compositor import captions as cap
 from framefleet.compositor import encoders, plan, probe, raster
 from framefleet.compositor.encoders import Encoding
 from framefleet.compositor.probe import MediaInfo
-from framefleet.compositor.spec import AudioClip, CaptionsClip, ImageClip, RenderSpec, TextClip, VideoClip
+from framefleet.compositor.spec import (
+    AudioClip,
+    CaptionsClip,
+    ImageClip,
+    LumaClip,
+    RenderSpec,
+    TextClip,
+    VideoClip,
+)
 from framefleet.compositor.text import is_font_file
 from framefleet.config import Limits, Settings
 from framefleet.errors import BadInput, BadMedia, Canceled, FetchError, Problem, SpecError
@@ -79,7 +87,7 @@ def fetch_all(spec: RenderSpec, fetcher: Fetcher, *, cancel: Flag | None = None)
 
 def media_sources(spec: RenderSpec) -> set[str]:
     """The sources ffprobe must read (not captions files or fonts)."""
-    wanted = {c.src for _, c in spec.clips() if isinstance(c, VideoClip | ImageClip | AudioClip)}
+    wanted = {c.src for _, c in spec.clips() if isinstance(c, VideoClip | ImageClip | AudioClip | LumaClip)}
     if spec.soundtrack:
         wanted.add(spec.soundtrack.src)
     return wanted

@@ -56,7 +56,7 @@ PresetName = Literal["tiktok", "instagram_reel", "youtube_short", "instagram_pos
 AspectRatio = Literal["9:16", "4:5", "1:1", "16:9"]
 Resolution = Literal["480p", "720p", "1080p", "1440p", "2160p", "standard", "hd", "ultra"]
 
-CLIP_TYPES = ("video", "image", "text", "captions", "audio", "color")
+CLIP_TYPES = ("video", "image", "text", "captions", "audio", "color", "luma")
 _SCHEMES = {"http", "https", "s3", "job", "file"}
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
 NO_SOUND = "mp3 is sound only, and this timeline has no sound: add an audio clip, a video with sound or a soundtrack"
@@ -444,8 +444,19 @@ class ColorClip(_Visual):
         return self
 
 
+class LumaClip(_Clip):
+    """A matte (Shotstack's ``luma`` asset): a grey picture or video in the same track as the visual clip
+    it overlaps, multiplied into that clip's alpha while the two overlap (white shows the clip, black
+    hides it; an animated matte makes a transition). It draws nothing itself."""
+
+    type: Literal["luma"]
+    src: MediaSource
+    trim: float = Field(0.0, ge=0)
+
+
 Clip = Annotated[
-    VideoClip | ImageClip | TextClip | CaptionsClip | AudioClip | ColorClip, Field(discriminator="type")
+    VideoClip | ImageClip | TextClip | CaptionsClip | AudioClip | ColorClip | LumaClip,
+    Field(discriminator="type"),
 ]
 VisualClip = VideoClip | ImageClip | TextClip | CaptionsClip | ColorClip
 
@@ -639,12 +650,7 @@ def _semantic_problems(spec: RenderSpec, limits: Limits) -> Iterator[Problem]:
             yield Problem(f"{path}.length", f"{clip.length} s is over the limit of {limits.max_duration} s")
         if clip.type == "video" and clip.loop and clip.length is None and out.duration is None:
             yield Problem(f"{path}.length", "required for a looping video unless output.duration is set")
-        if clip.type != "audio" and clip.transition and clip.length is not None:
-            both = int(clip.transition.in_ is not None) + int(clip.transition.out is not None)
-            if both and clip.transition.duration * both > clip.length + 1e-9:
-                yield Problem(f"{path}.transition.duration", "transitions are longer than the clip")
-        if clip.type != "audio":
-            yield from _keyframe_problems(path, clip, limits)
+        yield from _clip_kind_problems(path, clip, limits)
     if count > limits.max_clips:
         yield Problem("tracks", f"{count} clips is over the limit of {limits.max_clips}")
     yield from _generation_problems(spec, limits)
@@ -653,6 +659,22 @@ def _semantic_problems(spec: RenderSpec, limits: Limits) -> Iterator[Problem]:
     from framefleet.compositor.measure import spec_problems  # it measures with modules importing this one
 
     yield from spec_problems(spec, limits)
+
+
+def _clip_kind_problems(path: str, clip: Clip, limits: Limits) -> Iterator[Problem]:
+    """What only some clip types are checked for: a luma matte's start, a visual clip's transitions
+    and keyframes."""
+    if isinstance(clip, LumaClip) and clip.start is None:
+        yield Problem(f"{path}.start", "required for luma clips: the start of the clip it masks")
+    if isinstance(clip, LumaClip) and isinstance(clip.src, generated.Generated):
+        yield Problem(f"{path}.src", "a luma matte is read from a file: give its path or URL")
+    if not isinstance(clip, VideoClip | ImageClip | TextClip | CaptionsClip | ColorClip):
+        return
+    if clip.transition and clip.length is not None:
+        both = int(clip.transition.in_ is not None) + int(clip.transition.out is not None)
+        if both and clip.transition.duration * both > clip.length + 1e-9:
+            yield Problem(f"{path}.transition.duration", "transitions are longer than the clip")
+    yield from _keyframe_problems(path, clip, limits)
 
 
 def _keyframe_problems(path: str, clip: VisualClip, limits: Limits) -> Iterator[Problem]:

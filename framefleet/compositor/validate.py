@@ -33,7 +33,7 @@ from framefleet.config import Settings
 from framefleet.errors import BadInput, FetchError, Problem, ProviderError, SpecError
 
 #: What a source is used as, by the clip ``type`` (or ``soundtrack``/``font``) at a JSON path.
-MEDIA_USES = frozenset({"video", "image", "audio", "soundtrack"})
+MEDIA_USES = frozenset({"video", "image", "audio", "soundtrack", "luma"})
 _SOURCE: TypeAdapter[str] = TypeAdapter(Source)
 NOT_A_SOURCE = "is not a valid path or URL"
 
@@ -225,7 +225,7 @@ def kind_problem(src: str, use: str, info: probe.MediaInfo) -> str | None:
         return f"{src} has no video stream"
     if use == "video" and info.is_still:
         return f"{src} is a still picture, not a video: use an image clip"
-    if use == "image" and not info.has_video:
+    if use in ("image", "luma") and not info.has_video:
         return f"{src} holds no picture"
     if use in ("audio", "soundtrack") and not info.has_audio:
         return f"{src} has no audio stream"

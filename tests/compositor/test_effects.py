@@ -225,3 +225,87 @@ def test_an_oversized_layer_is_refused_before_ffmpeg_runs(fx_media: Path, tmp_pa
     assert [p.path for p in caught.value.problems] == ["tracks[0].clips[0]"]
     assert "4950x4950" in caught.value.problems[0].message
     assert not (tmp_path / "big.mp4").exists()
+
+
+# --- luma mattes --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mattes(fx_media: Path) -> Path:
+    """``half.png`` (white left half, black right) and ``dawn.mp4`` (1 s black, then 1 s white)."""
+    half = Image.new("RGB", (160, 120), (255, 255, 255))
+    half.paste((0, 0, 0), (80, 0, 160, 120))
+    half.save(fx_media / "half.png")
+    ffmpeg("-f", "lavfi", "-i", "color=c=black:s=160x120:r=30:d=1", "-f", "lavfi", "-i",
+           "color=c=white:s=160x120:r=30:d=1", "-filter_complex", "[0][1]concat=n=2:v=1:a=0[v]", "-map", "[v]",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(fx_media / "dawn.mp4"))
+    return fx_media
+
+
+def test_a_half_black_luma_matte_hides_half_the_clip_beside_it(
+        mattes: Path, tmp_path: Path, settings: Settings) -> None:
+    out = go(mattes, tmp_path / "luma.mp4", settings, [
+        [{"type": "color", "color": "#00ff00", "length": 2}],
+        [{"type": "image", "src": "quads.png", "length": 2},
+         {"type": "luma", "src": "half.png", "start": 0, "length": 2}]]).path
+    assert close(pixel(out, 0.5, 60, 60, SIZE), RED)  # white half of the matte: the clip shows
+    assert close(pixel(out, 0.5, 60, 180, SIZE), BLUE)
+    assert close(pixel(out, 0.5, 260, 60, SIZE), GREEN)  # black half: the track under it
+    assert close(pixel(out, 0.5, 260, 180, SIZE), GREEN)
+
+
+def test_a_luma_video_masks_only_while_it_overlaps_and_a_segmented_render_joins_exactly(
+        mattes: Path, tmp_path: Path, settings: Settings) -> None:
+    # a red box (fit none: 160x120 centred, a box the frame-covering matte is cut to) with an animated matte
+    # from 1 s to 3 s: black then white; before 1 s the clip is unmasked
+    tracks = [[{"type": "color", "color": "#0000ff", "length": 4}],
+              [{"type": "color", "color": "#ff0000", "length": 4, "fit": "none", "scale": 0.5},
+               {"type": "luma", "src": "dawn.mp4", "start": 1}]]
+    whole = go(mattes, tmp_path / "whole.mp4", settings, tracks)
+    cut = go(mattes, tmp_path / "cut.mp4", settings, tracks, policy=Policy(max_inputs=1, max_seconds=0.7))
+    assert cut.segments > 1
+    for out in (whole.path, cut.path):
+        assert close(pixel(out, 0.5, 160, 120, SIZE), RED)  # before the matte
+        assert close(pixel(out, 1.5, 160, 120, SIZE), BLUE)  # black matte
+        assert close(pixel(out, 2.5, 160, 120, SIZE), RED)  # white matte: fully shown (full-range white)
+        assert close(pixel(out, 3.5, 160, 120, SIZE), RED)  # after it
+    assert pixel(whole.path, 2.5, 160, 120, SIZE)[2] < 12  # no blue through a limited-range white
+
+
+@pytest.mark.parametrize(("extra", "path", "says"), [
+    ({"transform": {"rotate": 30}}, "tracks[0].clips[0].transform.rotate", "cannot be rotated"),
+    ({"scale": [{"from": 1, "to": 2, "length": 1}]}, "tracks[0].clips[0].scale", "keyframed scale"),
+])
+def test_a_luma_matte_on_a_rotated_or_growing_clip_is_refused_at_its_path(
+        mattes: Path, tmp_path: Path, settings: Settings, extra: dict[str, Any], path: str, says: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        go(mattes, tmp_path / "no.mp4", settings, [[{"type": "color", "color": "#ff0000", "length": 2, **extra},
+                                                     {"type": "luma", "src": "half.png", "start": 0, "length": 2}]])
+    assert [(p.path, says in p.message) for p in caught.value.problems] == [(path, True)]
+
+
+def test_a_luma_matte_over_no_clip_or_without_start_is_refused(
+        mattes: Path, tmp_path: Path, settings: Settings) -> None:
+    with pytest.raises(SpecError) as caught:
+        go(mattes, tmp_path / "no.mp4", settings, [[{"type": "color", "color": "#ff0000", "length": 2},
+                                                     {"type": "luma", "src": "half.png", "start": 3, "length": 1}]])
+    assert [p.path for p in caught.value.problems] == ["tracks[0].clips[1]"]
+    with pytest.raises(SpecError) as caught:
+        load_spec({"tracks": [{"clips": [{"type": "luma", "src": "half.png", "length": 1}]}]})
+    assert [p.path for p in caught.value.problems] == ["tracks[0].clips[0].start"]
+    with pytest.raises(SpecError) as caught:
+        load_spec({"tracks": [{"clips": [{"type": "luma", "start": 0, "length": 1,
+                                          "src": {"generate": "image_from_text", "prompt": "a wipe"}}]}]})
+    assert [p.path for p in caught.value.problems] == ["tracks[0].clips[0].src"]
+
+
+def test_a_luma_matte_multiplies_into_a_clip_that_has_alpha_already(
+        mattes: Path, tmp_path: Path, settings: Settings) -> None:
+    Image.new("RGBA", (320, 240), (255, 0, 0, 128)).save(tmp_path / "glass.png")
+    (tmp_path / "half.png").symlink_to(mattes / "half.png")
+    out = go(tmp_path, tmp_path / "half.mp4", settings, [
+        [{"type": "color", "color": "#00ff00", "length": 1}],
+        [{"type": "image", "src": "glass.png", "length": 1},
+         {"type": "luma", "src": "half.png", "start": 0, "length": 1}]]).path
+    assert close(pixel(out, 0.5, 60, 120, SIZE), mix(RED, GREEN, 0.5), tol=40)  # half see-through, as it was
+    assert close(pixel(out, 0.5, 260, 120, SIZE), GREEN)  # hidden by the matte

@@ -833,3 +833,53 @@ def test_keyframe_lists_are_bounded_and_checked_at_their_paths() -> None:
             assert any(p.path == path and says in p.message for p in exc.problems), exc.problems
         else:
             raise AssertionError(f"{clip} was accepted")
+
+
+def test_a_luma_matte_becomes_the_alpha_of_the_clip_it_overlaps() -> None:
+    # A 160x120 red box at the top left, masked from 0.5 s by a 1 s, 640x360 matte video in its track.
+    # The matte is opened one frame early as usual (seek 0.5 - 1/30 → 0, so a lead of 0), read for its
+    # 30 frames (1 s + 2 frames of slack: 1.066667 s), scaled to cover the 320x240 frame (full-range:
+    # white is 255, not 235) and cut to the box (160x120 at 0,0); white pads the 15 frames before and
+    # the 15 after it, where the box is not masked. The box is opaque: the matte becomes its alpha.
+    wipe = MediaInfo(duration=1.0, width=640, height=360, has_video=True, demuxer="mov")
+    plan = build_plan(load_spec({"output": {"width": 320, "height": 240, "loudness": None}, "tracks": [
+        {"clips": [{"type": "color", "color": "#0000ff", "length": 2}]},
+        {"clips": [{"type": "color", "color": "#ff0000", "length": 2, "fit": "none", "scale": 0.5,
+                    "position": "top_left"},
+                   {"type": "luma", "src": "w.mp4", "start": 0.5}]}]}),
+        media={**MEDIA, "w.mp4": wipe}, files={**FILES, "w.mp4": Path("/m/w.mp4")})
+    cmd = graph.compile_command(plan, stills={}, encoding=CPU, output=Path("/o/out.mp4"))
+    expected = chain(
+        "[0:v]format=yuv420p[s0]",
+        "[s0]trim=end_frame=60[s1]",
+        "[s1]settb=1/30[s2]",
+        "[s2]setpts=N+0[s3]",
+        "[s3]format=yuv420p[s4]",
+        "[s4]setsar=1[s5]",
+        "[s5]fps=fps=30/1[s6]",
+        "[1:v]format=yuv420p[s7]",
+        "[s7]trim=end_frame=60[s8]",
+        "[s8]settb=1/30[s9]",
+        "[s9]setpts=N+0[s10]",
+        "[s10]format=yuva420p[s11]",
+        "[2:v]fps=fps=30/1:start_time=0.000000[s12]",
+        "[s12]trim=end_frame=30[s13]",
+        "[s13]scale=320:240:flags=bicubic:force_original_aspect_ratio=increase:out_range=full[s14]",
+        "[s14]crop=320:240[s15]",
+        "[s15]format=gray[s16]",
+        "[s16]crop=160:120:0:0[s17]",
+        "[s17]tpad=color=white:start=15:stop=15[s18]",
+        "[s18]settb=1/30[s19]",
+        "[s19]setpts=N+0[s20]",
+        "[s11][s20]alphamerge[s21]",
+        "[s21]format=yuva420p[s22]",
+        "[s6][s22]overlay=eof_action=pass:format=yuv420:x=0:y=0[s23]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL, "-f", "lavfi", "-i", "color=c=0x0000ffff:s=320x240:r=30/1:d=2.000000",
+        "-f", "lavfi", "-i", "color=c=0xff0000ff:s=160x120:r=30/1:d=2.000000",
+        "-f", "mov", "-an", "-protocol_whitelist", "file", "-t", "1.066667", "-i", "/m/w.mp4",
+        "-f", "lavfi", "-t", "2.000000", "-i", SILENCE, "-filter_complex", expected,
+        "-map", "[s23]", "-map", "3:a", *CPU_OUT, "/o/out.mp4",
+    )

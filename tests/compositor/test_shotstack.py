@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from framefleet.cli import main
 from framefleet.client import Client
@@ -156,7 +157,9 @@ def _edit_with(path: str, value: Any) -> dict[str, Any]:
      "timeline.tracks[2].clips[0].transform.rotate.angle", "keyframed rotation"),
     ("timeline.tracks[2].clips[0].transform", {"rotate": {"angle": 1000}},
      "timeline.tracks[2].clips[0].transform.rotate.angle", "outside -360 to 360"),
-    ("timeline.tracks[2].clips[0].asset.type", "luma", "timeline.tracks[2].clips[0].asset.type", "luma mattes"),
+    ("timeline.tracks[2].clips[0].asset", {"type": "luma", "src": "https://x.example/m.mp4", "volume": 1},
+     "timeline.tracks[2].clips[0].asset.volume", "unknown field"),
+    ("timeline.tracks[2].clips[0].asset.type", "shape", "timeline.tracks[2].clips[0].asset.type", "PNG"),
     ("timeline.tracks[2].clips[0].asset.speed", 8, "timeline.tracks[2].clips[0].asset.speed", "outside 0.25 to 4"),
     ("timeline.tracks[2].clips[0].asset.crop", {"top": 1.5}, "timeline.tracks[2].clips[0].asset.crop.top",
      "outside 0 to 0.95"),
@@ -417,3 +420,24 @@ def test_tweens_become_keyframes_with_offset_y_flipped_and_easings_renamed() -> 
     assert native["offset"] == {"x": 0.1, "y": [{"from": -0.2, "to": 0.0, "start": 0.0, "length": 0.5,
                                                  "interpolation": "constant"}]}
     load_spec(converted.spec)  # the native spec is valid as it is
+
+
+def test_a_luma_asset_masks_the_clip_beside_it_in_its_track(tmp_path: Path, stripes: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    # Shotstack's luma: in the same track as the footage it masks, white shows it, black hides it
+    matte = Image.new("RGB", (320, 240), (0, 0, 0))
+    matte.paste((255, 255, 255), (0, 0, 160, 240))
+    matte.save(tmp_path / "matte.png")
+    edit = {"timeline": {"background": "#0000ff", "tracks": [{"clips": [
+        {"asset": {"type": "video", "src": str(stripes / "stripes.mp4")}, "start": 0, "length": 1, "fit": "crop"},
+        {"asset": {"type": "luma", "src": str(tmp_path / "matte.png"), "trim": 0}, "start": 0, "length": 1}]}]},
+        "output": {"format": "mp4", "size": {"width": 320, "height": 240}}}
+    _, luma = convert(edit).spec["tracks"][0]["clips"]
+    assert luma == {"type": "luma", "start": 0.0, "length": 1.0, "src": str(tmp_path / "matte.png"), "trim": 0.0}
+    path = tmp_path / "edit.json"
+    path.write_text(json.dumps(edit))
+    code, text = run_cli(capsys, "render", str(path), "-o", str(tmp_path / "out.mp4"), "-q")
+    assert code == 0, text
+    out, size = tmp_path / "out.mp4", (320, 240)
+    assert close(pixel(out, 0.5, 80, 120, size), GREEN)  # the white half: the footage (its middle, cropped)
+    assert close(pixel(out, 0.5, 240, 120, size), BLUE)  # the black half: the background

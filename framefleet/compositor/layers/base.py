@@ -231,12 +231,16 @@ def _wipe(stream: Stream, item: VisualItem, canvas: Canvas, *, width: int, heigh
 
 
 def finish(stream: Stream, item: VisualItem, canvas: Canvas, *, width: int, height: int, has_alpha: bool,
-           x: int, y: int) -> Placed:
-    """The clip's filter and transform; opacity and fading transitions on the alpha channel; wipes by
-    a moving window; slides and drifts on the overlay position."""
+           x: int, y: int, ctx: Context | None = None) -> Placed:
+    """The clip's filter, transform and luma matte (which needs ``ctx`` to open its file); opacity and
+    fading transitions on the alpha channel; wipes by a moving window; slides and drifts on the overlay
+    position."""
+    from framefleet.compositor.layers.matte import apply_matte  # it builds on this module
+
     clip = item.clip
     stream = apply_filter(stream, clip.filter, canvas)
     stream, width, height, x, y = apply_transform(stream, item, width=width, height=height, x=x, y=y)
+    stream, has_alpha = apply_matte(stream, item, ctx, width=width, height=height, x=x, y=y, has_alpha=has_alpha)
     turned = clip.transform is not None and clip.transform.rotate % 360 != 0
     tr = clip.transition
     start, end = canvas.seconds(item.span.start), canvas.seconds(item.span.end)
@@ -360,6 +364,8 @@ def covers(item: VisualItem, canvas: Canvas) -> bool:
     """Whether the layer hides everything under it on every frame it shows: opaque, no transition,
     fitted to exactly the frame at its origin (the usual full-frame video or photo)."""
     clip = item.clip
+    if item.matte is not None:
+        return False
     if clip.rest_opacity < 1 or clip.animated or (clip.transition and (clip.transition.in_ or clip.transition.out)):
         return False
     if clip.transform is not None and clip.transform.rotate % 360 != 0:

@@ -28,4 +28,4 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     else:
         margin = 0.0 if clip.position == "center" else geometry.TEXT_MARGIN
         x, y = fitted_position(item, canvas, still.width, still.height, margin=margin)
-    return finish(stream, item, canvas, width=still.width, height=still.height, has_alpha=True, x=x, y=y)
+    return finish(stream, item, canvas, width=still.width, height=still.height, has_alpha=True, x=x, y=y, ctx=ctx)

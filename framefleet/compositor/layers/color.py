@@ -27,4 +27,4 @@ def build(item: VisualItem, ctx: Context) -> Placed:
         stream = stream.filter("loop", loop=item.shown.frames - 1, size=1, start=0)
     stream = stamp(stream, canvas, item.shown.start)
     x, y = fitted_position(item, canvas, fitted.width, fitted.height)
-    return finish(stream, item, canvas, width=fitted.width, height=fitted.height, has_alpha=alpha, x=x, y=y)
+    return finish(stream, item, canvas, width=fitted.width, height=fitted.height, has_alpha=alpha, x=x, y=y, ctx=ctx)

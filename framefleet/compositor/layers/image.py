@@ -50,4 +50,4 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     stream = stamp(stream, canvas, item.shown.start)
     x, y = fitted_position(item, canvas, fitted.width, fitted.height)
     return finish(stream, item, canvas, width=fitted.width, height=fitted.height,
-                  has_alpha=item.media.has_alpha, x=x, y=y)
+                  has_alpha=item.media.has_alpha, x=x, y=y, ctx=ctx)

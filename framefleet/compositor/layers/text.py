@@ -19,4 +19,4 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     stream = stamp(stream, canvas, item.shown.start)
     margin = 0.0 if item.clip.position == "center" else geometry.TEXT_MARGIN
     x, y = fitted_position(item, canvas, width, height, margin=margin)
-    return finish(stream, item, canvas, width=width, height=height, has_alpha=True, x=x, y=y)
+    return finish(stream, item, canvas, width=width, height=height, has_alpha=True, x=x, y=y, ctx=ctx)

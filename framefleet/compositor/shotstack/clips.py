@@ -79,6 +79,10 @@ def convert_clip(node: Node, frame: Frame, timing: Timing) -> dict[str, Any] | N
         out.update(_audio(asset))
         node.done({k: names.INSTEAD.get(f"clip.{k}", "not used by audio clips") for k in node.raw})
         return _typed(out)
+    if kind == "luma":
+        out.update(_luma(asset))
+        node.done({k: names.INSTEAD.get(f"clip.{k}", "not used by luma mattes") for k in node.raw})
+        return _typed(out)
     converters = {"video": _video, "image": _image, "caption": _caption}
     if kind in converters:
         out.update(converters[kind](asset, frame))
@@ -142,6 +146,16 @@ def _video(asset: Node, frame: Frame) -> dict[str, Any]:
 def _image(asset: Node, frame: Frame) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "image", "src": _source(asset), "fit": "cover"}
     _crop(asset, out)
+    return out
+
+
+def _luma(asset: Node) -> dict[str, Any]:
+    """A luma matte masks the clip it overlaps in its own track (white shows, black hides): framefleet's
+    ``luma`` clip has the same rule, so only ``src`` and ``trim`` are carried over."""
+    out: dict[str, Any] = {"type": "luma", "src": _source(asset)}
+    if (trim := asset.number("trim", low=0)) is not None:
+        out["trim"] = trim
+    asset.done({k: names.INSTEAD.get(f"asset.{k}", "unknown field") for k in asset.raw})
     return out
 
 

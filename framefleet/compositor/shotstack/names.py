@@ -69,7 +69,6 @@ INSTEAD = {
     "asset.stroke": "not supported on this asset: use a title with the html asset",
 }
 ASSETS_INSTEAD = {
-    "luma": "luma mattes are not supported: use a fade or carousel transition",
     "shape": "not supported: use an image asset (PNG) of the shape",
     "svg": "not supported: use an image asset (PNG)",
     "rich-text": "not supported: use an html asset (p and span with CSS) or a text asset",
