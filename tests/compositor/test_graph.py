@@ -136,7 +136,7 @@ def test_clips_that_fill_the_frame_end_to_end_are_concatenated_not_blended() -> 
         *GLOBAL,
         "-f", "mov", "-an", "-protocol_whitelist", "file", "-t", "1.066667", "-i", "/m/a.mp4",
         "-f", "lavfi", "-i", "color=c=0xff0000ff:s=1920x1080:r=30/1:d=1.000000",
-        "-f", "lavfi", "-i", "color=c=0x00ff0080:s=960x540:r=30/1:d=2.000000",
+        "-f", "lavfi", "-i", "color=c=0x00ff0080:s=960x540:r=30/1:d=2.000000,format=rgba",
         "-f", "lavfi", "-t", "2.000000", "-i", SILENCE,
         "-filter_complex", expected,
         "-map", "[s24]", "-map", "3:a",

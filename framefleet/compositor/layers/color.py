@@ -16,8 +16,10 @@ def build(item: VisualItem, ctx: Context) -> Placed:
     seconds = canvas.seconds(item.shown.frames)
     if clip.color is not None:
         alpha = int(clip.color[7:9], 16) < 255
+        # a see-through colour keeps its alpha only if the lavfi input itself ends in a format with alpha:
+        # otherwise the input is handed over as yuv420p, opaque, before any filter of ours sees it
         spec = (f"color=c=0x{clip.color[1:]}:s={fitted.width}x{fitted.height}:r={fps_filter(canvas)}"
-                f":d={seconds:.6f}")
+                f":d={seconds:.6f}" + (",format=rgba" if alpha else ""))
         stream = ctx.input(spec, f="lavfi").video.filter("format", "yuva420p" if alpha else "yuv420p")
         stream = stream.filter("trim", end_frame=item.shown.frames)
     else:
