@@ -15,6 +15,7 @@ from framefleet.assets.fetch import Fetcher
 from framefleet.compositor import captions as cap
 from framefleet.compositor import encoders, plan, probe, raster
 from framefleet.compositor.encoders import Encoding
+from framefleet.compositor.generated import SOURCE_FIELDS, Generated
 from framefleet.compositor.probe import MediaInfo
 from framefleet.compositor.spec import (
     AudioClip,
@@ -48,20 +49,41 @@ class Timeline:
         return {str(path): src for src, path in self.files.items()}
 
 
-def sources(spec: RenderSpec) -> dict[str, list[str]]:
-    """Each distinct source (media, captions files, font files) with the JSON paths that use it."""
-    found: dict[str, list[str]] = {}
+Uses = dict[str, list[tuple[str, str]]]  # src → [(JSON path, use)]
+
+
+def spec_uses(spec: RenderSpec) -> Uses:
+    """Every source of a valid spec with its JSON paths and uses."""
+    uses: Uses = {}
     for path, clip in spec.clips():
         src = getattr(clip, "src", None)
-        if src:
-            found.setdefault(src, []).append(f"{path}.src")
+        if isinstance(src, Generated):
+            _request_uses(uses, src, f"{path}.src")
+        elif src:
+            uses.setdefault(src, []).append((f"{path}.src", clip.type))
         if isinstance(clip, TextClip) and is_font_file(clip.style.font):
-            found.setdefault(clip.style.font, []).append(f"{path}.style.font")
+            uses.setdefault(clip.style.font, []).append((f"{path}.style.font", "font"))
         if isinstance(clip, CaptionsClip) and is_font_file(clip.font):
-            found.setdefault(clip.font, []).append(f"{path}.font")
-    if spec.soundtrack:
-        found.setdefault(spec.soundtrack.src, []).append("soundtrack.src")
-    return found
+            uses.setdefault(clip.font, []).append((f"{path}.font", "font"))
+    if spec.soundtrack and isinstance(spec.soundtrack.src, Generated):
+        _request_uses(uses, spec.soundtrack.src, "soundtrack.src")
+    elif spec.soundtrack:
+        uses.setdefault(spec.soundtrack.src, []).append(("soundtrack.src", "soundtrack"))
+    return uses
+
+
+def _request_uses(uses: Uses, request: Generated, path: str) -> None:
+    """The sources a generation request reads (a captions job's ``src``, a lipsync's ``video``...): checked
+    as far as any source is (found, fetchable), but not probed: the provider decides what it accepts."""
+    for name in SOURCE_FIELDS.get(request.type, ()):
+        value = request.request.get(name)
+        if isinstance(value, str):
+            uses.setdefault(value, []).append((f"{path}.{name}", "generate"))
+
+
+def sources(spec: RenderSpec) -> dict[str, list[str]]:
+    """Each distinct source (media, captions files, font files) with the JSON paths that use it."""
+    return {src: [path for path, _ in used] for src, used in spec_uses(spec).items()}
 
 
 def fetch_all(spec: RenderSpec, fetcher: Fetcher, *, cancel: Flag | None = None) -> dict[str, Path]:

@@ -24,10 +24,9 @@ from framefleet.assets.netguard import refused_by_form
 from framefleet.compositor import captions as cap
 from framefleet.compositor import measure, plan, probe
 from framefleet.compositor.canvas import Canvas
-from framefleet.compositor.generated import SOURCE_FIELDS, Generated
 from framefleet.compositor.ingredients import Need, check_sizes, first_needs, has_generations, provider_for
-from framefleet.compositor.prepare import caption_files
-from framefleet.compositor.spec import CaptionsClip, RenderSpec, Source, TextClip, load_spec, merged
+from framefleet.compositor.prepare import Uses, caption_files, spec_uses
+from framefleet.compositor.spec import RenderSpec, Source, load_spec, merged
 from framefleet.compositor.text import is_font_file
 from framefleet.config import Settings
 from framefleet.errors import BadInput, FetchError, Problem, ProviderError, SpecError
@@ -92,38 +91,6 @@ def load_checked(raw: Any, *, settings: Settings, base_dir: Path, fetcher: Fetch
 
 
 # --- where sources are used -------------------------------------------------------------------------
-
-Uses = dict[str, list[tuple[str, str]]]  # src → [(JSON path, use)]
-
-
-def spec_uses(spec: RenderSpec) -> Uses:
-    """Every source of a valid spec with its JSON paths and uses."""
-    uses: Uses = {}
-    for path, clip in spec.clips():
-        src = getattr(clip, "src", None)
-        if isinstance(src, Generated):
-            _request_uses(uses, src, f"{path}.src")
-        elif src:
-            uses.setdefault(src, []).append((f"{path}.src", clip.type))
-        if isinstance(clip, TextClip) and is_font_file(clip.style.font):
-            uses.setdefault(clip.style.font, []).append((f"{path}.style.font", "font"))
-        if isinstance(clip, CaptionsClip) and is_font_file(clip.font):
-            uses.setdefault(clip.font, []).append((f"{path}.font", "font"))
-    if spec.soundtrack and isinstance(spec.soundtrack.src, Generated):
-        _request_uses(uses, spec.soundtrack.src, "soundtrack.src")
-    elif spec.soundtrack:
-        uses.setdefault(spec.soundtrack.src, []).append(("soundtrack.src", "soundtrack"))
-    return uses
-
-
-def _request_uses(uses: Uses, request: Generated, path: str) -> None:
-    """The sources a generation request reads (a captions job's ``src``, a lipsync's ``video``...): checked
-    as far as any source is (found, fetchable), but not probed: the provider decides what it accepts."""
-    for name in SOURCE_FIELDS.get(request.type, ()):
-        value = request.request.get(name)
-        if isinstance(value, str):
-            uses.setdefault(value, []).append((f"{path}.{name}", "generate"))
-
 
 def generation_problems(needs: list[Need], settings: Settings) -> list[Problem]:
     """Each request a provider is configured for, with scripts and prompts within its limits."""

@@ -223,11 +223,13 @@ class JobStore(ABC):
 
         return self.modify(job_id, claim)
 
-    def finish(self, job_id: str, status: str, **changes: Any) -> Job | None:
-        """processing (or queued) → a terminal status, stamped. A primitive: jobs end through
-        :func:`framefleet.worker.endings.end`, which also counts, logs and sends the webhook."""
-        return self.transition(job_id, allowed={"queued", "processing"}, status=status,
-                               finished_at=time.time(), **changes)
+    def finish(self, job_id: str, status: str, *, allowed: frozenset[str] | set[str] = frozenset(
+            {"queued", "processing"}), **changes: Any) -> Job | None:
+        """``allowed`` (processing or queued) → a terminal status, stamped and its lease released. A
+        primitive: jobs end through :func:`framefleet.worker.endings.end`, which also counts, logs and sends
+        the webhook."""
+        return self.transition(job_id, allowed=allowed, status=status, finished_at=time.time(), lease_until=0.0,
+                               **changes)
 
     @abstractmethod
     def counters(self, *, tenant: str | None = None) -> dict[str, float]:

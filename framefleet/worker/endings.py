@@ -53,8 +53,8 @@ def end(rt: Runtime, job_id: str, *, error: FramefleetError | None = None,
         changes["error"] = error.as_dict()
         if error.detail:
             log.info("job %s: %s", job_id, error.detail)
-    job = durably(rt, lambda: rt.store.transition(job_id, allowed=allowed, status=status, finished_at=time.time(),
-                                                 lease_until=0.0, **changes), what=f"ending job {job_id}")
+    job = durably(rt, lambda: rt.store.finish(job_id, status, allowed=allowed, **changes),
+                  what=f"ending job {job_id}")
     if job is None:
         return None
     if job.chunks is not None:  # a split render: its chunk files never outlive it
