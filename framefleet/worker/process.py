@@ -146,7 +146,11 @@ def run_one(settings: Settings, *, queues: Sequence[str], threads: int, serve_me
                          name="dispatcher").start()
     log.info("worker %s consuming %s with %d thread(s)", rt.worker_id, ",".join(queues), threads)
     print(f"framefleet worker ready: queues={','.join(queues)} threads={threads}", file=sys.stderr, flush=True)
-    stop.wait()
+    # Wait in short steps, never indefinitely: the kernel may deliver SIGTERM to any thread, and Python runs
+    # the handler only when the main thread runs again; a main thread blocked in one endless wait would
+    # never notice it (seen: a worker that ignored SIGTERM until killed).
+    while not stop.wait(0.2):
+        pass
     grace = settings.shutdown_grace
     log.info("stopping: running jobs have %.0f s to finish", grace)
     # a worker that has not stopped well after its grace writes every thread's stack to stderr: what it
