@@ -23,7 +23,6 @@ from urllib.parse import unquote, urljoin, urlsplit
 from framefleet import leftovers
 from framefleet.assets import places
 from framefleet.assets.cache import CacheDir
-from framefleet.assets.netguard import open_connection
 from framefleet.config import Settings
 from framefleet.errors import Canceled, FetchError, TransientFetchError
 from framefleet.flags import Flag
@@ -191,6 +190,9 @@ class Fetcher:
         watchdog.raise_if_tripped()  # a shut-down socket reads as a short, clean end of file
 
     def _follow(self, url: str, sink: Any, watchdog: _Watchdog) -> None:
+        # imported here: http.client and ssl are a tenth of a local render's start, which never downloads
+        from framefleet.assets.netguard import open_connection
+
         limits = self.settings.limits
         current = url
         for _ in range(_MAX_REDIRECTS + 1):
