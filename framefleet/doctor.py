@@ -14,7 +14,8 @@ from framefleet.config import Settings
 
 ENCODERS = ("libx264", "h264_nvenc", "libvpx-vp9", "aac", "libopus", "libmp3lame")
 REQUIRED_ENCODERS = {"libx264", "aac"}
-FILTERS = ("overlay", "perspective", "loudnorm", "sidechaincompress", "amix", "fade", "palettegen")
+FILTERS = ("overlay", "perspective", "ebur128", "ametadata", "loudnorm", "sidechaincompress", "amix", "fade",
+           "palettegen")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from framefleet.compositor import ffgraph, formats
 from framefleet.compositor.encoders import Encoding
 from framefleet.compositor.layers import audio, captions, color, image, text, video
 from framefleet.compositor.layers.base import Context, Placed, Still, Stream, covers, fps_filter
+from framefleet.compositor.loudness import Level
 from framefleet.compositor.plan import Plan, VisualItem
 
 BUILDERS: Mapping[str, Callable[[VisualItem, Context], Placed]] = {
@@ -106,17 +107,18 @@ def _visual(plan: Plan, ctx: Context) -> Stream:
     return stream
 
 
-def _streams(plan: Plan, ctx: Context, encoding: Encoding) -> tuple[Stream | None, Stream | None]:
+def _streams(plan: Plan, ctx: Context, encoding: Encoding,
+             level: Level | None) -> tuple[Stream | None, Stream | None]:
     video_stream = _visual(plan, ctx) if encoding.video_codec else None
-    audio_stream = _sound(plan, ctx) if encoding.audio_codec else None
+    audio_stream = _sound(plan, ctx, level) if encoding.audio_codec else None
     return video_stream, audio_stream
 
 
-def _sound(plan: Plan, ctx: Context) -> Stream:
-    """The plan's sound: the whole timeline's mix, cut to the plan's ``output.range`` when it has one."""
+def _sound(plan: Plan, ctx: Context, level: Level | None) -> Stream:
+    """The plan's sound: the whole timeline's mix at ``level``, cut to the plan's ``output.range`` when
+    it has one."""
     mixed, start, end = plan.sound_window
-    return audio.build(plan.audio, ctx, seconds=mixed, duck=plan.duck, loudness=plan.output.loudness,
-                       cut=(start, end))
+    return audio.build(plan.audio, ctx, seconds=mixed, duck=plan.duck, level=level, cut=(start, end))
 
 
 def _command(*outputs: ffgraph.Output | ffgraph.Merged) -> Command:
@@ -126,16 +128,17 @@ def _command(*outputs: ffgraph.Output | ffgraph.Merged) -> Command:
 
 def compile_command(plan: Plan, *, stills: Mapping[str, Still], encoding: Encoding, output: Path,
                     thumbnail: Path | None = None, thumbnail_frame: int = 0,
-                    thumbnail_width: int | None = None) -> Command:
+                    thumbnail_width: int | None = None, level: Level | None = None) -> Command:
     """Everything a render (or one time segment of it) runs, as one ffmpeg command.
 
     ``thumbnail_frame`` counts from the plan's first frame. A segment's ``encoding`` has no sound
-    (:meth:`Encoding.pictures`): the sound is mixed once, by :func:`compile_join`.
+    (:meth:`Encoding.pictures`): the sound is mixed once, by :func:`compile_sound`. ``level`` is what
+    :func:`compile_measure` found for the plan's ``output.loudness`` (None: levels are left as mixed).
     """
     dry = Context(plan.canvas, dict(stills))
-    _streams(plan, dry, encoding)
+    _streams(plan, dry, encoding, level)
     ctx = Context(plan.canvas, dict(stills), uses=dry.taken)
-    video_stream, audio_stream = _streams(plan, ctx, encoding)
+    video_stream, audio_stream = _streams(plan, ctx, encoding, level)
     extra: list[ffgraph.Output] = []
     if video_stream is not None and thumbnail is not None:
         split = video_stream.filter_multi_output("split")
@@ -155,15 +158,29 @@ def compile_command(plan: Plan, *, stills: Mapping[str, Still], encoding: Encodi
     return _command(ffgraph.merge_outputs(main, *extra) if extra else main)
 
 
-def compile_sound(plan: Plan, *, encoding: Encoding, output: Path) -> Command:
-    """The whole timeline's sound, mixed, ducked and loudness-normalised in one pass (then cut to the
+def compile_sound(plan: Plan, *, encoding: Encoding, output: Path, level: Level | None = None) -> Command:
+    """The whole timeline's sound, mixed, ducked and brought to ``level`` (then cut to the
     ``output.range``, when there is one) and encoded once, on its own (it runs beside the pictures,
     and a segmented render's joins cannot be heard)."""
     dry = Context(plan.canvas)
-    _sound(plan, dry)
+    _sound(plan, dry, level)
     ctx = Context(plan.canvas, uses=dry.taken)
-    audio_stream = _sound(plan, ctx)
+    audio_stream = _sound(plan, ctx, level)
     return _command(_output(None, audio_stream, output, encoding.sound()))
+
+
+def compile_measure(plan: Plan, *, printed: Path) -> Command:
+    """The first loudness pass: the whole timeline's mix (never cut to a range: a range is normalised
+    as the whole timeline is) measured into ``printed``, and nothing written."""
+    mixed, _, _ = plan.sound_window
+
+    def measured(ctx: Context) -> Stream:
+        return audio.measure(plan.audio, ctx, seconds=mixed, duck=plan.duck, printed=printed)
+
+    dry = Context(plan.canvas)
+    measured(dry)
+    stream = measured(Context(plan.canvas, uses=dry.taken))
+    return _command(ffgraph.output(stream, "-", f="null"))
 
 
 def compile_join(*, pictures: Path, sound: Path, encoding: Encoding, output: Path) -> Command:

@@ -23,8 +23,9 @@ from pathlib import Path
 from framefleet import leftovers
 from framefleet.assets.fetch import Fetcher
 from framefleet.compositor import captions as cap
-from framefleet.compositor import ffmpeg, graph, raster, segments
+from framefleet.compositor import ffmpeg, graph, loudness, raster, segments
 from framefleet.compositor.layers.base import Still
+from framefleet.compositor.loudness import Level
 from framefleet.compositor.plan import Plan, Span
 from framefleet.compositor.prepare import Timeline, fetch_all, prepare
 from framefleet.compositor.spec import RenderSpec
@@ -166,11 +167,28 @@ def concat_pictures(pieces: Sequence[Piece], output: Path, runner: Runner) -> Pi
 
 
 def render_sound(timeline: Timeline, runner: Runner, output: Path, *, progress: float = 0.0) -> Path:
-    """The whole timeline's sound, mixed once and encoded, in a file of its own."""
+    """The whole timeline's sound, mixed once, brought to its loudness and encoded, in a file of its own."""
     plan = extract_sounds(timeline, runner, progress=progress)
-    command = graph.compile_sound(plan, encoding=timeline.encoding, output=output)
+    level = measure_level(timeline, plan, runner, progress=progress)
+    command = graph.compile_sound(plan, encoding=timeline.encoding, output=output, level=level)
     runner.run(command, seconds=plan.duration, share=(progress, 0.0))
     return output
+
+
+def measure_level(timeline: Timeline, plan: Plan, runner: Runner, *, progress: float = 0.0) -> Level | None:
+    """The first loudness pass over ``plan``'s mix (its sounds already extracted): the gain and limiting
+    that bring it to ``output.loudness``, or None when the spec leaves levels as they are."""
+    target = plan.output.loudness
+    if target is None or not plan.audio:
+        return None
+    printed = timeline.workdir / "loudness.txt"
+    runner.run(graph.compile_measure(plan, printed=printed), seconds=0, share=(progress, 0.0))
+    measured = loudness.parse(printed.read_text(encoding="utf-8", errors="replace"))
+    printed.unlink(missing_ok=True)
+    level = loudness.level_for(measured, target)
+    log.debug("mix at %.1f LUFS, true peak %.1f dBTP: %s", measured.integrated, measured.true_peak,
+              "loudnorm" if level.dynamic else f"{level.gain_db:+.2f} dB")
+    return level
 
 
 class Beside:
@@ -293,11 +311,12 @@ def _render_stage(timeline: Timeline, spans: Sequence[Span], runner: Runner, *, 
         return
     if sound is None:
         sounded = extract_sounds(timeline, runner) if encoding.audio_codec else plan
+        level = measure_level(timeline, sounded, runner) if encoding.audio_codec else None
         at = thumbnail_frame(timeline)
         command = graph.compile_command(sounded, stills=windowed_stills(timeline, plan), encoding=encoding,
                                         output=part, thumbnail=thumbnail,
                                         thumbnail_frame=0 if at is None else at - plan.first,
-                                        thumbnail_width=_thumbnail_width(timeline))
+                                        thumbnail_width=_thumbnail_width(timeline), level=level)
         runner.run(command, seconds=plan.duration, share=(0.0, 1.0))
         return
     if len(spans) > 1:

@@ -15,6 +15,7 @@ from typing import Any
 from framefleet.compositor import graph
 from framefleet.compositor.encoders import Encoding
 from framefleet.compositor.layers.base import Still
+from framefleet.compositor.loudness import Level
 from framefleet.compositor.plan import Plan, Span, build_plan
 from framefleet.compositor.probe import MediaInfo
 from framefleet.compositor.spec import load_spec
@@ -327,10 +328,13 @@ def test_the_same_clip_twice_is_decoded_once_and_split() -> None:
 def test_ducking_and_loudness() -> None:
     # A voice from 1 s to 5 s with fades; the music (3 s, trimmed at 0.5 s) loops under the whole 5 s,
     # at 0.3, ducked by the voice, which is delayed before it is split so the key lines up with it.
+    # the level is what the measuring pass found: here peaks one gain would push past the ceiling, so
+    # loudnorm normalises dynamically
     cmd = compile_spec({"output": {"loudness": -16},
                         "tracks": [{"clips": [{"type": "audio", "src": "a.mp4", "start": 1, "length": 4,
                                                "fade_in": 0.5, "fade_out": 1}]}],
-                        "soundtrack": {"src": "m.mp3", "duck": True, "volume": 0.3, "trim": 0.5}})
+                        "soundtrack": {"src": "m.mp3", "duck": True, "volume": 0.3, "trim": 0.5}},
+                       level=Level(0.0, dynamic=True, target=-16))
     expected = chain(
         "[0:v]format=yuv420p[s0]",
         "[s0]trim=end_frame=150[s1]",
@@ -438,7 +442,7 @@ def test_mp3_is_the_mix_alone() -> None:
     # opened, and the voice bus comes first in the mix.
     cmd = compile_spec({"output": {"format": "mp3"}, "tracks": [{"clips": [
         {"type": "video", "src": "a.mp4", "length": 2}, {"type": "audio", "src": "m.mp3", "volume": 2}]}]},
-                       encoding=MP3, output="/o/out.mp3")
+                       encoding=MP3, output="/o/out.mp3", level=Level(3.0))
     expected = chain(
         "[0:a]aresample=48000:async=1:first_pts=0[s0]",
         "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
@@ -453,11 +457,7 @@ def test_mp3_is_the_mix_alone() -> None:
         "[s5][s9]amix=dropout_transition=0:duration=longest:inputs=2:normalize=0[s10]",
         "[s10]apad=whole_dur=5.000000[s11]",
         "[s11]atrim=end=5.000000[s12]",
-        "[s12]loudnorm=I=-14:LRA=11:TP=-1.5[s13]",
-        "[s13]aresample=48000[s14]",
-        "[s14]aformat=channel_layouts=stereo:sample_fmts=fltp[s15]",
-        "[s15]apad=whole_dur=5.000000[s16]",
-        "[s16]atrim=end=5.000000[s17]",
+        "[s12]volume=3.00dB[s13]",  # the one gain the measuring pass found
     )
     assert cmd.graph == expected
     assert cmd.args == (
@@ -465,7 +465,7 @@ def test_mp3_is_the_mix_alone() -> None:
         "-f", "mp3", "-protocol_whitelist", "file", "-t", "3.066667", "-vn", "-i", "/m/m.mp3",
         "-f", "mov", "-protocol_whitelist", "file", "-t", "2.066667", "-vn", "-i", "/m/a.mp4",
         "-filter_complex", expected,
-        "-map", "[s17]",
+        "-map", "[s13]",
         "-f", "mp3", "-ac", "2", "-acodec", "libmp3lame", "-ar", "48000", "-b:a", "192k",
         "/o/out.mp3",
     )
@@ -532,7 +532,8 @@ def test_a_time_segment_continues_the_timeline_mid_clip() -> None:
 def test_the_sound_of_the_whole_timeline_is_one_command() -> None:
     # The sound of the whole 4 s mixed once and encoded with the file's audio options into a file of
     # its own (no picture, no container options): it renders beside the pictures.
-    cmd = graph.compile_sound(plan_of(SEGMENTED), encoding=MP4, output=Path("/w/sound.m4a"))
+    cmd = graph.compile_sound(plan_of(SEGMENTED), encoding=MP4, output=Path("/w/sound.m4a"),
+                              level=Level(4.25))
     expected = chain(
         "[0:a]aresample=48000:async=1:first_pts=0[s0]",
         "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
@@ -546,11 +547,7 @@ def test_the_sound_of_the_whole_timeline_is_one_command() -> None:
         "[s3][s8]amix=dropout_transition=0:duration=longest:inputs=2:normalize=0[s9]",
         "[s9]apad=whole_dur=4.000000[s10]",
         "[s10]atrim=end=4.000000[s11]",
-        "[s11]loudnorm=I=-14:LRA=11:TP=-1.5[s12]",
-        "[s12]aresample=48000[s13]",
-        "[s13]aformat=channel_layouts=stereo:sample_fmts=fltp[s14]",
-        "[s14]apad=whole_dur=4.000000[s15]",
-        "[s15]atrim=end=4.000000[s16]",
+        "[s11]volume=4.25dB[s12]",
     )
     assert cmd.graph == expected
     assert cmd.args == (
@@ -558,9 +555,41 @@ def test_the_sound_of_the_whole_timeline_is_one_command() -> None:
         "-f", "mov", "-protocol_whitelist", "file", "-ss", "1.000000", "-t", "4.066667", "-vn", "-i", "/m/a.mp4",
         "-f", "mp3", "-protocol_whitelist", "file", "-stream_loop", "-1", "-t", "4.066667", "-vn", "-i", "/m/m.mp3",
         "-filter_complex", expected,
-        "-map", "[s16]",
+        "-map", "[s12]",
         "-f", "mp4", "-ac", "2", "-acodec", "aac", "-ar", "48000", "-b:a", "192k",
         "/w/sound.m4a",
+    )
+
+
+def test_the_loudness_is_measured_over_the_same_mix_first() -> None:
+    # The first pass: the same inputs and mix as the sound's, then ebur128 printing its frames to a file
+    # the render reads; no file is written.
+    cmd = graph.compile_measure(plan_of(SEGMENTED), printed=Path("/w/loudness.txt"))
+    expected = chain(
+        "[0:a]aresample=48000:async=1:first_pts=0[s0]",
+        "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
+        "[s1]atrim=end=4.000000[s2]",
+        "[s2]asetpts=PTS-STARTPTS[s3]",
+        "[1:a]aresample=48000:async=1:first_pts=0[s4]",
+        "[s4]aformat=channel_layouts=stereo:sample_fmts=fltp[s5]",
+        "[s5]atrim=end=4.000000[s6]",
+        "[s6]asetpts=PTS-STARTPTS[s7]",
+        "[s7]volume=0.5000[s8]",
+        "[s3][s8]amix=dropout_transition=0:duration=longest:inputs=2:normalize=0[s9]",
+        "[s9]apad=whole_dur=4.000000[s10]",
+        "[s10]atrim=end=4.000000[s11]",
+        "[s11]ebur128=metadata=1:peak=true[s12]",
+        "[s12]ametadata=file=/w/loudness.txt:mode=print[s13]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "mov", "-protocol_whitelist", "file", "-ss", "1.000000", "-t", "4.066667", "-vn", "-i", "/m/a.mp4",
+        "-f", "mp3", "-protocol_whitelist", "file", "-stream_loop", "-1", "-t", "4.066667", "-vn", "-i", "/m/m.mp3",
+        "-filter_complex", expected,
+        "-map", "[s13]",
+        "-f", "null",
+        "-",
     )
 
 

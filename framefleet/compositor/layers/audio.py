@@ -1,10 +1,11 @@
-"""The sound mix: voice, effects and music buses, music ducked under voice, then loudness-normalised."""
+"""The sound mix: voice, effects and music buses, music ducked under voice, then brought to its loudness."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
-from framefleet.compositor import ffgraph
+from framefleet.compositor import ffgraph, loudness
 from framefleet.compositor.layers.base import Context, Stream
 from framefleet.compositor.plan import AudioItem
 
@@ -64,17 +65,31 @@ def _mix(streams: Sequence[Stream]) -> Stream | None:
 
 
 def build(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: bool,
-          loudness: float | None, cut: tuple[float, float] | None = None) -> Stream:
-    """One stereo 48 kHz stream exactly ``seconds`` long; with ``cut`` (an ``output.range``), only
-    seconds ``[start, end)`` of it, mixed and normalised as in the whole timeline."""
-    whole = _whole(items, ctx, seconds=seconds, duck=duck, loudness=loudness)
+          level: loudness.Level | None, cut: tuple[float, float] | None = None) -> Stream:
+    """One stereo 48 kHz stream exactly ``seconds`` long, brought to its loudness by ``level`` (what
+    :func:`measure` found, see :mod:`framefleet.compositor.loudness`); with ``cut`` (an
+    ``output.range``), only seconds ``[start, end)`` of it, mixed and normalised as in the whole
+    timeline."""
+    whole = _whole(items, ctx, seconds=seconds, duck=duck)
+    if level is not None and level.dynamic:
+        whole = whole.filter("loudnorm", I=f"{level.target:g}", TP=loudness.CEILING_DBTP, LRA=loudness.DYNAMIC_LRA)
+        # loudnorm works in 100 ms blocks and drops a last partial one: pad back to the exact length
+        whole = _conform(whole).filter("apad", whole_dur=f"{seconds:.6f}").filter("atrim", end=f"{seconds:.6f}")
+    elif level is not None:
+        whole = whole.filter("volume", f"{level.gain_db:.2f}dB")
     if cut is None or (cut[0] <= 0 and cut[1] >= seconds):
         return whole
     return whole.filter("atrim", start=f"{cut[0]:.6f}", end=f"{cut[1]:.6f}").filter("asetpts", "PTS-STARTPTS")
 
 
-def _whole(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: bool,
-           loudness: float | None) -> Stream:
+def measure(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: bool, printed: Path) -> Stream:
+    """The whole mix through ``ebur128``, its loudness and true peak printed to ``printed`` frame by
+    frame (read by :func:`framefleet.compositor.loudness.parse`): the first of the two passes."""
+    whole = _whole(items, ctx, seconds=seconds, duck=duck)
+    return whole.filter("ebur128", metadata=1, peak="true").filter("ametadata", mode="print", file=str(printed))
+
+
+def _whole(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: bool) -> Stream:
     buses: dict[str, list[Stream]] = {"voice": [], "effect": [], "music": []}
     for item in items:
         buses[item.role].append(_item(item, ctx))
@@ -86,9 +101,4 @@ def _whole(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: bo
     mixed = _mix([s for s in (voice, effect, music) if s is not None])
     if mixed is None:
         return ctx.input(f"anullsrc=r={RATE}:cl=stereo", f="lavfi", t=f"{seconds:.6f}").audio
-    mixed = mixed.filter("apad", whole_dur=f"{seconds:.6f}").filter("atrim", end=f"{seconds:.6f}")
-    if loudness is not None:
-        mixed = mixed.filter("loudnorm", I=f"{loudness:g}", TP=-1.5, LRA=11)
-        # loudnorm works in 100 ms blocks and drops a last partial one: pad back to the exact length
-        mixed = _conform(mixed).filter("apad", whole_dur=f"{seconds:.6f}").filter("atrim", end=f"{seconds:.6f}")
-    return mixed
+    return mixed.filter("apad", whole_dur=f"{seconds:.6f}").filter("atrim", end=f"{seconds:.6f}")
