@@ -529,12 +529,8 @@ def test_a_time_segment_continues_the_timeline_mid_clip() -> None:
     )
 
 
-def test_the_sound_of_the_whole_timeline_is_one_command() -> None:
-    # The sound of the whole 4 s mixed once and encoded with the file's audio options into a file of
-    # its own (no picture, no container options): it renders beside the pictures.
-    cmd = graph.compile_sound(plan_of(SEGMENTED), encoding=MP4, output=Path("/w/sound.m4a"),
-                              level=Level(4.25))
-    expected = chain(
+#: The sound of SEGMENTED, mixed (its last stream is [s11]): the loudness pass and the sound share it.
+SEGMENTED_MIX = (
         "[0:a]aresample=48000:async=1:first_pts=0[s0]",
         "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
         "[s1]atrim=end=4.000000[s2]",
@@ -547,13 +543,26 @@ def test_the_sound_of_the_whole_timeline_is_one_command() -> None:
         "[s3][s8]amix=dropout_transition=0:duration=longest:inputs=2:normalize=0[s9]",
         "[s9]apad=whole_dur=4.000000[s10]",
         "[s10]atrim=end=4.000000[s11]",
+)
+SEGMENTED_SOUND_INPUTS = (
+        "-f", "mov", "-protocol_whitelist", "file", "-ss", "1.000000", "-t", "4.066667", "-vn", "-i", "/m/a.mp4",
+        "-f", "mp3", "-protocol_whitelist", "file", "-stream_loop", "-1", "-t", "4.066667", "-vn", "-i", "/m/m.mp3",
+)
+
+
+def test_the_sound_of_the_whole_timeline_is_one_command() -> None:
+    # The sound of the whole 4 s mixed once and encoded with the file's audio options into a file of
+    # its own (no picture, no container options): it renders beside the pictures.
+    cmd = graph.compile_sound(plan_of(SEGMENTED), encoding=MP4, output=Path("/w/sound.m4a"),
+                              level=Level(4.25))
+    expected = chain(
+        *SEGMENTED_MIX,
         "[s11]volume=4.25dB[s12]",
     )
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-f", "mov", "-protocol_whitelist", "file", "-ss", "1.000000", "-t", "4.066667", "-vn", "-i", "/m/a.mp4",
-        "-f", "mp3", "-protocol_whitelist", "file", "-stream_loop", "-1", "-t", "4.066667", "-vn", "-i", "/m/m.mp3",
+        *SEGMENTED_SOUND_INPUTS,
         "-filter_complex", expected,
         "-map", "[s12]",
         "-f", "mp4", "-ac", "2", "-acodec", "aac", "-ar", "48000", "-b:a", "192k",
@@ -566,26 +575,14 @@ def test_the_loudness_is_measured_over_the_same_mix_first() -> None:
     # the render reads; no file is written.
     cmd = graph.compile_measure(plan_of(SEGMENTED), printed=Path("/w/loudness.txt"))
     expected = chain(
-        "[0:a]aresample=48000:async=1:first_pts=0[s0]",
-        "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
-        "[s1]atrim=end=4.000000[s2]",
-        "[s2]asetpts=PTS-STARTPTS[s3]",
-        "[1:a]aresample=48000:async=1:first_pts=0[s4]",
-        "[s4]aformat=channel_layouts=stereo:sample_fmts=fltp[s5]",
-        "[s5]atrim=end=4.000000[s6]",
-        "[s6]asetpts=PTS-STARTPTS[s7]",
-        "[s7]volume=0.5000[s8]",
-        "[s3][s8]amix=dropout_transition=0:duration=longest:inputs=2:normalize=0[s9]",
-        "[s9]apad=whole_dur=4.000000[s10]",
-        "[s10]atrim=end=4.000000[s11]",
+        *SEGMENTED_MIX,
         "[s11]ebur128=metadata=1:peak=true[s12]",
         "[s12]ametadata=file=/w/loudness.txt:mode=print[s13]",
     )
     assert cmd.graph == expected
     assert cmd.args == (
         *GLOBAL,
-        "-f", "mov", "-protocol_whitelist", "file", "-ss", "1.000000", "-t", "4.066667", "-vn", "-i", "/m/a.mp4",
-        "-f", "mp3", "-protocol_whitelist", "file", "-stream_loop", "-1", "-t", "4.066667", "-vn", "-i", "/m/m.mp3",
+        *SEGMENTED_SOUND_INPUTS,
         "-filter_complex", expected,
         "-map", "[s13]",
         "-f", "null",
