@@ -29,6 +29,8 @@ _POLL = 0.05
 _DECODE_ERROR = re.compile(r"^Error while decoding stream #(\d+):\d+", re.M)
 _INPUT_ERROR = re.compile(r"^(?:\[[^\]]*\] )?(.+?): (Invalid data found when processing input|"
                           r"No such file or directory|End of file|moov atom not found)", re.M)
+#: What an audio encoder says when a float source (WAV, CAF) holds NaN or infinite samples.
+_NOT_NUMBERS = "Input contains (near) NaN/+-Inf"
 #: What the mov demuxer says when a sample lies past the end of the file (a cut-short upload).
 _PARTIAL = re.compile(r"^\[([\w,]+) @ 0x[0-9a-f]+\] .*: partial file$", re.M)
 
@@ -129,6 +131,11 @@ def run(argv: Sequence[str], *, total_seconds: float, on_progress: Callable[[flo
     broken = _undecodable(argv, text, sources or {})
     if broken is not None:  # whether ffmpeg went on without it (exit 0) or gave up
         raise BadMedia(f"{broken} cannot be decoded", detail=text[-4000:])
+    if code != 0 and _NOT_NUMBERS in text:  # the encoder cannot tell which input: name the ones it read
+        known = sources or {}
+        named = sorted({known[arg] for arg in argv if arg in known})
+        which = " or ".join(named) if named else "a sound in the timeline"
+        raise BadMedia(f"{which} holds samples that are not numbers (NaN or infinity)", detail=text[-4000:])
     short = _truncated(argv, text, sources or {})
     if short is not None:  # ffmpeg exits 0: the clip would just end early
         raise BadMedia(f"{short} is truncated: the file ends inside its media data", detail=text[-4000:])

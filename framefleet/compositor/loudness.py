@@ -78,7 +78,7 @@ def parse(printed: str) -> Measured:
 def level_for(measured: Measured, target: float) -> Level:
     """The gain that brings ``measured`` to ``target`` LUFS, or dynamic normalisation when that gain
     would push its peaks past the ceiling."""
-    if measured.integrated <= SILENT_LUFS + 0.01:
+    if not measured.integrated > SILENT_LUFS + 0.01:  # silence, or not a number (a NaN sample)
         return Level(0.0)
     gain = round(min(target - measured.integrated, MAX_GAIN_DB), 2)
     if measured.true_peak + gain > CEILING_DBTP:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from framefleet.compositor import loudness
 from framefleet.compositor.render import render
 from framefleet.compositor.spec import load_spec
 from framefleet.config import Settings
+from framefleet.errors import BadMedia, ErrorCode
 from tests.mediatools import ffmpeg
 from tests.mediatools import loudness as lufs
 
@@ -119,3 +121,24 @@ def test_a_sound_only_output_is_normalised_the_same_way(tmp_path: Path, step: Pa
     out = render_sound(tmp_path, step, target=-16, fmt="mp3")
     assert abs(lufs(out) - -16) <= 0.5
     assert abs((lufs(out, 3.1, 5.9) - lufs(out, 0.5, 2.9)) - 12.0) <= 0.5
+
+
+def test_a_measurement_that_is_not_a_number_leaves_the_level() -> None:
+    assert loudness.level_for(loudness.Measured(math.nan, math.inf), -14) == loudness.Level(0.0)
+
+
+def test_a_float_sound_with_nan_and_infinite_samples_is_bad_media(tmp_path: Path) -> None:
+    # A float WAV is a legal file whose samples can be anything: the AAC encoder refuses NaN and infinity.
+    # That is the customer's file, not our failure: bad_media, not an internal error.
+    samples = [0.1 * math.sin(2 * math.pi * 440 * i / 48000) for i in range(48000)]
+    samples[1000], samples[2000] = math.nan, math.inf
+    data = struct.pack(f"<{len(samples)}f", *samples)
+    header = (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt "
+              + struct.pack("<IHHIIHH", 16, 3, 1, 48000, 48000 * 4, 4, 32) + b"data" + struct.pack("<I", len(data)))
+    src = tmp_path / "nan.wav"
+    src.write_bytes(header + data)
+    for target in (-14, None):
+        with pytest.raises(BadMedia) as exc:
+            render_sound(tmp_path, src, target=target)
+        assert exc.value.code == ErrorCode.BAD_MEDIA
+        assert "not numbers (NaN or infinity)" in exc.value.message
