@@ -47,7 +47,6 @@ def main() -> int:
     try:
         for run in range(args.runs):
             redis = RedisServer(free_port(), work / f"redis{run}")
-            redis.dir.mkdir()
             redis.start()
             bucket = f"chaos{run}"
             boto3.client("s3", endpoint_url=f"http://127.0.0.1:{s3_port}").create_bucket(Bucket=bucket)

@@ -63,7 +63,6 @@ def main() -> int:
     results = {}
     for fair in ("true", "false"):
         redis = RedisServer(free_port(), work / f"redis-{fair}")
-        redis.dir.mkdir()
         redis.start()
         try:
             env = {**os.environ, "FRAMEFLEET_BROKER_URL": redis.url, "FRAMEFLEET_FAIR": fair,

@@ -23,7 +23,6 @@ import argparse
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,7 @@ from framefleet.queue.stores.redis import RedisJobStore
 from framefleet.storage.local import LocalStorage
 from framefleet.worker import endings, lifecycle
 from framefleet.worker.runtime import Runtime
-from tests.fleettools import free_port
+from tests.fleettools import RedisServer, free_port
 
 TARGET_MS = 50.0
 #: Jobs written through ``create`` and the transitions (the rest through ``load``), so both paths are in
@@ -209,16 +208,10 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="framefleet-state-"))
     port = free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(work)], stdout=subprocess.DEVNULL)
+    server = RedisServer(port, work, persist=False)  # no fsync: the figures are the store's, not the disk's
     try:
+        server.start()
         client = redis.Redis(port=port, decode_responses=True)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)  # redis-server starting
         store = RedisJobStore(client)
         rt = Runtime(Settings(webhook_secret="whsec_bench", job_ttl=TTL, cache_dir=work / "cache"), store,
                      LocalStorage(work / "out"))
@@ -236,8 +229,7 @@ def main() -> int:
             print(f"  Redis memory at {size:,} jobs: {memory / 2**20:,.0f} MiB ({memory / size:,.0f} bytes a job)",
                   flush=True)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
     small, large = figures[args.small], figures[args.jobs]

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from framefleet.compositor.shotstack import at_edit_paths, convert, is_edit
-from framefleet.compositor.spec import load_spec
+from framefleet.compositor.spec import RenderSpec, load_spec
 from framefleet.config import Settings
 from framefleet.errors import BadInput
 from framefleet.jsonload import check_document
@@ -51,22 +51,23 @@ class Client:
         ``chunks`` (renders) splits the render across that many workers, overriding ``output.chunks``."""
         if type not in TYPES:
             raise BadInput(f"unknown job type {type!r} (one of {', '.join(TYPES)})")
+        spec: RenderSpec | None = None
         if type == "render" and is_edit(payload):  # a Shotstack edit: its callback is the job's webhook
-            check_document(payload, limits=self.settings.limits, what="a Shotstack edit")
-            edit = convert(payload, limits=self.settings.limits)
+            edit = convert(payload, limits=self.settings.limits)  # checks the edit as a document first
             payload, webhook = edit.spec, webhook or edit.webhook
             with at_edit_paths(edit):
-                load_spec(payload, limits=self.settings.limits)
+                spec = load_spec(payload, limits=self.settings.limits)
         check_fields(tenant=tenant, idempotency_key=idempotency_key, metadata=metadata,
                      limits=self.settings.limits)
         if webhook is not None:
             check_url(webhook, allow_private=self.settings.allow_private_urls)
-        # every payload is stored as JSON and read back by a worker: one too deep to serialise, or with
-        # an infinity or a lone surrogate in it, must be refused here, not crash the store or the worker
-        check_document(payload, limits=self.settings.limits, what=f"a {type} request")
+        if spec is None:  # a converted edit was checked as a document by ``load_spec`` already
+            # every payload is stored as JSON and read back by a worker: one too deep to serialise, or with
+            # an infinity or a lone surrogate in it, must be refused here, not crash the store or the worker
+            check_document(payload, limits=self.settings.limits, what=f"a {type} request")
         queue = "generate"
         if type == "render":
-            spec = load_spec(payload, limits=self.settings.limits)
+            spec = spec or load_spec(payload, limits=self.settings.limits)
             queue = "render_gpu" if spec.output.encoder == "gpu" else "render"
             payload = {"spec": payload}
             if chunks is not None:

@@ -117,11 +117,10 @@ class Settings:
     #: A render waiting for the generations its spec asks for is parked (no thread held) and looks at them
     #: again after 0.25 s, doubling up to this many seconds.
     render_wait_poll: float = 5.0
-    #: The providers file of SPEC §8 (TOML or JSON: one table per generation type); None: the local
-    #: providers for speech and captions, and ``provider_error`` for the types that need a service.
-    providers_file: Path | None = None
-    #: That file, parsed, with each provider's key read from the variable its ``api_key_env`` names (never
-    #: shown in a repr). Loaded here so no other module reads the environment.
+    #: The providers file of SPEC §8 (TOML or JSON: one table per generation type), parsed, with each
+    #: provider's key read from the variable its ``api_key_env`` names (never shown in a repr); None: the
+    #: local providers for speech and captions, and ``provider_error`` for the types that need a service.
+    #: Loaded here so no other module reads the environment.
     providers: ProvidersFile | None = field(default=None, repr=False)
 
     @classmethod
@@ -228,7 +227,6 @@ class Settings:
             cache_max_bytes=int(number("CACHE_MAX_BYTES", 10 * 1024**3, int)),
             probe_cache_max_entries=int(number("PROBE_CACHE_MAX_ENTRIES", 100_000, int)),
             render_wait_poll=number("RENDER_WAIT_POLL", 5.0),
-            providers_file=Path(providers_path) if providers_path else None,
             providers=load_providers(Path(providers_path), env) if providers_path else None,
             ffmpeg=get("FFMPEG", "ffmpeg") or "ffmpeg",
             ffprobe=get("FFPROBE", "ffprobe") or "ffprobe",

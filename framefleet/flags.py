@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from framefleet.errors import Canceled
+
 
 class Flag(Protocol):
     """Set when the work should stop; polled, so a check costs one attribute read."""
 
     def is_set(self) -> bool: ...
+
+
+def check(cancel: Flag | None) -> None:
+    """Raise :class:`Canceled` when ``cancel`` is set: the one check every step between long ones makes."""
+    if cancel is not None and cancel.is_set():
+        raise Canceled("the job was canceled")

@@ -161,26 +161,21 @@ def sweep(folder: Path, *, max_age: float) -> list[Path]:
     return removed
 
 
-def render_parts(output: Path) -> list[Path]:
-    """The temporary files a render to ``output`` writes beside it (``.<name>.<pid>.part``, ``.<stem>.<pid>
-    .thumb.jpg``) whose process is gone: a killed ``framefleet render`` to the same place removes them."""
+def sweep_render_parts(output: Path) -> list[Path]:
+    """Remove the temporary files a render to ``output`` writes beside it (``.<name>.<pid>.part``,
+    ``.<stem>.<pid>.thumb.jpg``) whose process is gone: a killed ``framefleet render`` to the same place
+    leaves them, the next one removes them. Returns what it removed."""
     pattern = re.compile(rf"^\.(?:{re.escape(output.name)}\.(\d+)\.part|{re.escape(output.stem)}\.(\d+)"
                          r"\.thumb\.jpg)$")
-    stale = []
     try:
         entries = list(os.scandir(output.parent))
     except OSError:
         return []
+    gone: list[Path] = []
     for entry in entries:
         match = pattern.match(entry.name)
         if match and not pid_alive(int(match.group(1) or match.group(2))):
-            stale.append(Path(entry.path))
-    return stale
-
-
-def sweep_render_parts(output: Path) -> list[Path]:
-    """Remove :func:`render_parts`; returns them."""
-    gone = render_parts(output)
-    for path in gone:
-        path.unlink(missing_ok=True)
+            path = Path(entry.path)
+            path.unlink(missing_ok=True)
+            gone.append(path)
     return gone

@@ -213,18 +213,17 @@ class _Chaos:
                 # between jobs (or not started yet): chaos that hits no running job tests nothing
                 self.events = sorted([*self.events, (now + 0.25, what)])
                 continue
-            getattr(self, f"_{what}")(now)
+            getattr(self, f"_{what}")(now, jobs)
             self.report.events.append((now - self.began, what, running))
             self.log(f"{now - self.began:5.1f} s  {what}")
 
-    def _kill(self, now: float) -> None:
+    def _kill(self, now: float, jobs: list[Any]) -> None:
         # A worker holding a job, when one does: killing an idle worker measures no takeover.
-        holding = {j: _running_on(self.store, self.ids, f"{socket.gethostname()}:{w.pid}") for j, w in
-                   enumerate(self.workers)}
-        busy = [self.workers[j] for j, jobs in holding.items() if jobs]
+        holding = _running_by_worker(jobs)
+        busy = [w for w in self.workers if holding.get(_worker_id(w))]
         victim = self.rng.choice(busy or self.workers)
-        dead = f"{socket.gethostname()}:{victim.pid}"
-        for job_id in holding[self.workers.index(victim)]:
+        dead = _worker_id(victim)
+        for job_id in holding.get(dead, []):
             self.watching[job_id] = (dead, time.monotonic())
         os.kill(victim.pid, signal.SIGKILL)
         victim.proc.wait()
@@ -235,17 +234,17 @@ class _Chaos:
         if self.plan.max_kills is None or self.report.kills < self.plan.max_kills:
             self.events = sorted([*self.events, (now + self.plan.kill_every, "kill")])
 
-    def _redis(self, now: float) -> None:
+    def _redis(self, now: float, jobs: list[Any]) -> None:
         self.redis.stop()
         self.redis.start()
         self.report.redis_restarts += 1
 
-    def _outage(self, now: float) -> None:
+    def _outage(self, now: float, jobs: list[Any]) -> None:
         self.cut.outage()
         self.report.outages += 1
         self.events = sorted([*self.events, (now + self.plan.outage_seconds, "restore")])
 
-    def _restore(self, now: float) -> None:
+    def _restore(self, now: float, jobs: list[Any]) -> None:
         self.cut.restore()
 
 
@@ -266,10 +265,18 @@ def _job(store: Any, job_id: str) -> Any:
         return None
 
 
-def _running_on(store: Any, ids: list[str], worker: str | None) -> list[str]:
-    """The jobs ``worker`` (None: any worker) holds now."""
-    jobs = [_job(store, i) for i in ids]
-    return [j.id for j in jobs if j is not None and j.status == "processing" and worker in (None, j.worker)]
+def _worker_id(worker: Worker) -> str:
+    """How the store names the worker that holds a job."""
+    return f"{socket.gethostname()}:{worker.pid}"
+
+
+def _running_by_worker(jobs: list[Any]) -> dict[str, list[str]]:
+    """The ids of the running ``jobs`` (None: not readable now), by the worker that holds them."""
+    holding: dict[str, list[str]] = {}
+    for job in jobs:
+        if job is not None and job.status == "processing":
+            holding.setdefault(job.worker, []).append(job.id)
+    return holding
 
 
 def _takeovers(store: Any, watching: dict[str, tuple[str, float]], report: Report) -> None:

@@ -2,10 +2,10 @@
 
 Every cache is a folder of files written atomically (a locked ``.part-<pid>-…`` file renamed into place) and
 shared by every worker process of a machine. A hit refreshes the file's modification time (:meth:`CacheDir.
-hit`), so modification time orders entries by last use. After a write, :meth:`CacheDir.added` trims the
-folder back under its cap, oldest first, but not on every write: a walk happens when a twentieth of the
-cap was written since the last one, or a minute has passed, so a cache of thousands of entries is not
-listed on every miss. The cap is therefore soft by at most that twentieth.
+lookup`), so modification time orders entries by last use. After a write (:meth:`CacheDir.writing`),
+:meth:`CacheDir.added` trims the folder back under its cap, oldest first, but not on every write: a walk
+happens when a twentieth of the cap was written since the last one, or a minute has passed, so a cache of
+thousands of entries is not listed on every miss. The cap is therefore soft by at most that twentieth.
 
 Safe with several processes trimming and writing at once:
 
@@ -65,18 +65,42 @@ class CacheDir:
     """One cache folder and its cap: ``max_bytes`` of entries, ``max_files`` entries, or both."""
 
     def __init__(self, root: Path, *, max_bytes: int | None = None, max_files: int | None = None,
-                 every: float = TRIM_EVERY, part_grace: float = PART_GRACE) -> None:
+                 part_grace: float = PART_GRACE) -> None:
         self.root = root
         self.max_bytes = max_bytes
         self.max_files = max_files
-        self.every = every
         self.part_grace = part_grace
 
     @staticmethod
-    def hit(path: Path) -> None:
-        """Mark ``path`` as just used (the eviction order); a file evicted meanwhile is no error."""
-        with contextlib.suppress(OSError):
-            os.utime(path)
+    def lookup(target: Path) -> bool:
+        """Whether ``target`` is cached, marking it as just used (the eviction order) if so.
+
+        The touch is the existence check too: one system call per hit, not a stat and then a touch."""
+        try:
+            os.utime(target)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return target.is_file()  # one we may read but not touch (another user's cache) is still a hit
+        return True
+
+    @contextlib.contextmanager
+    def writing(self, target: Path) -> Iterator[Path]:
+        """A locked ``.part-`` file beside ``target`` for the ``with`` block to fill, renamed into place
+        and recorded (:meth:`added`) when the block succeeds, removed when it fails.
+
+        The lock stays until the rename, so a sweep tells a live writer from a dead one, and the rename is
+        atomic, so concurrent readers never see half a file."""
+        fd, tmp = leftovers.part_file(target.parent)
+        try:
+            yield tmp
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            os.close(fd)
+        self.added(target)
 
     def added(self, path: Path) -> list[Path]:
         """Record a new entry; trims the folder when enough was written since the last trim."""
@@ -89,7 +113,7 @@ class CacheDir:
             state = _pending.setdefault(self.root, _Pending())
             state.bytes += size
             state.files += 1
-            due = (not state.last or now - state.last >= self.every
+            due = (not state.last or now - state.last >= TRIM_EVERY
                    or (self.max_bytes is not None and state.bytes * TRIM_SHARE >= self.max_bytes)
                    or (self.max_files is not None and state.files * TRIM_SHARE >= self.max_files))
             if due:

@@ -9,23 +9,21 @@ sends one byte every few seconds returns at once.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import os
-import socket
-import threading
 import time
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from framefleet import leftovers
 from framefleet.assets import places
 from framefleet.assets.cache import CacheDir
 from framefleet.config import Settings
 from framefleet.errors import Canceled, FetchError, TransientFetchError
 from framefleet.flags import Flag
+
+if TYPE_CHECKING:
+    from framefleet.assets.netguard import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -35,45 +33,12 @@ _CHUNK = 1 << 20
 _TICK = 0.2  # how often the watchdog looks at the cancel flag and the deadline
 
 
-class _Watchdog:
-    """Ends a download from outside when it is canceled or runs past its deadline.
-
-    A blocked ``recv`` cannot be interrupted from Python, and a socket time-out cannot be resumed
-    (``SocketIO`` refuses to read after one), so the watchdog shuts the socket down instead: the read
-    returns at once, and the download loop asks :meth:`raise_if_tripped` why.
-    """
-
-    def __init__(self, deadline: float, seconds: float, cancel: Flag | None) -> None:
-        self.deadline, self.seconds, self.cancel = deadline, seconds, cancel
-        self.sock: socket.socket | None = None
-        self.reason: str | None = None
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="download-watchdog", daemon=True)
-        self._thread.start()
-
-    def _watch(self) -> None:
-        while not self._done.wait(_TICK):
-            if self.cancel is not None and self.cancel.is_set():
-                self.reason = "canceled"
-            elif time.monotonic() > self.deadline:
-                self.reason = "deadline"
-            else:
-                continue
-            sock = self.sock
-            if sock is not None:
-                with contextlib.suppress(OSError):  # already closed: the read has ended anyway
-                    sock.shutdown(socket.SHUT_RDWR)
-            return
-
-    def raise_if_tripped(self) -> None:
-        if self.reason == "canceled" or (self.cancel is not None and self.cancel.is_set()):
-            raise Canceled("the job was canceled")
-        if self.reason == "deadline" or time.monotonic() > self.deadline:
-            raise FetchError(f"source took longer than the download deadline of {self.seconds:.0f} s")
-
-    def close(self) -> None:
-        self._done.set()
-        self._thread.join(timeout=1)
+def _raise_if_tripped(watchdog: Watchdog) -> None:
+    """Why a download ended early, if its watchdog (or the clock) ended it: canceled or too slow."""
+    if watchdog.reason == "canceled" or (watchdog.cancel is not None and watchdog.cancel.is_set()):
+        raise Canceled("the job was canceled")
+    if watchdog.reason == "deadline" or time.monotonic() > watchdog.deadline:
+        raise FetchError(f"source took longer than the download deadline of {watchdog.seconds:.0f} s")
 
 
 class Fetcher:
@@ -154,19 +119,11 @@ class Fetcher:
     def _cached(self, url: str, download: Any) -> Path:
         target = self.cache_path(url)
         cache = CacheDir(self.settings.cache_dir / "assets", max_bytes=self.settings.cache_max_bytes)
-        if target.is_file():
-            cache.hit(target)  # the most recently used is the last evicted
+        if cache.lookup(target):  # the most recently used is the last evicted
             return target
-        fd, tmp = leftovers.part_file(target.parent)  # locked: a sweep knows a live download from a dead one
-        try:
-            with os.fdopen(fd, "wb") as sink:
-                download(url, sink)
-            os.replace(tmp, target)  # atomic: concurrent workers never see half a file
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with cache.writing(target) as tmp, tmp.open("wb") as sink:
+            download(url, sink)
         self.downloads += 1
-        cache.added(target)
         return target
 
     def _limit(self, size: int) -> None:
@@ -178,25 +135,26 @@ class Fetcher:
     # -- http -----------------------------------------------------------------------------------------
 
     def _download_http(self, url: str, sink: Any) -> None:
-        limits = self.settings.limits
-        watchdog = _Watchdog(time.monotonic() + limits.download_deadline, limits.download_deadline, self.cancel)
+        from framefleet.assets.netguard import Watchdog  # lazily, as in _follow
+
+        watchdog = Watchdog(self.settings.limits.download_deadline, self.cancel, tick=_TICK, name="download-watchdog")
         try:
             self._follow(url, sink, watchdog)
-        except (OSError, TimeoutError) as exc:
-            watchdog.raise_if_tripped()
+        except OSError as exc:
+            _raise_if_tripped(watchdog)
             raise TransientFetchError("source could not be downloaded", detail=f"{url}: {exc}") from None
         finally:
             watchdog.close()
-        watchdog.raise_if_tripped()  # a shut-down socket reads as a short, clean end of file
+        _raise_if_tripped(watchdog)  # a shut-down socket reads as a short, clean end of file
 
-    def _follow(self, url: str, sink: Any, watchdog: _Watchdog) -> None:
+    def _follow(self, url: str, sink: Any, watchdog: Watchdog) -> None:
         # imported here: http.client and ssl are a tenth of a local render's start, which never downloads
         from framefleet.assets.netguard import open_connection
 
         limits = self.settings.limits
         current = url
         for _ in range(_MAX_REDIRECTS + 1):
-            watchdog.raise_if_tripped()
+            _raise_if_tripped(watchdog)
             parts = urlsplit(current)
             conn = open_connection(current, timeout=limits.download_timeout,
                                    allow_private=self.settings.allow_private_urls)
@@ -223,7 +181,7 @@ class Fetcher:
                     total += len(chunk)
                     self._limit(total)
                     sink.write(chunk)
-                watchdog.raise_if_tripped()
+                _raise_if_tripped(watchdog)
                 if length and length.isdigit() and total < int(length):
                     raise TransientFetchError("source download ended early",
                                               detail=f"{url}: {total} of {length} bytes")

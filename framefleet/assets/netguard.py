@@ -11,9 +11,12 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
+import time
 from urllib.parse import urlsplit
 
 from framefleet.errors import FetchError
+from framefleet.flags import Flag
 
 _METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
 
@@ -101,3 +104,42 @@ def open_connection(url: str, *, timeout: float, allow_private: bool) -> http.cl
         raise FetchError("only http:// and https:// URLs can be fetched")
     kind = GuardedHTTPSConnection if parts.scheme == "https" else GuardedHTTPConnection
     return kind(parts.hostname, parts.port, timeout=timeout, allow_private=allow_private)
+
+
+class Watchdog:
+    """Ends a request from outside when it is canceled or runs past its deadline (downloads, provider calls).
+
+    A blocked ``recv`` cannot be interrupted from Python, and a socket time-out cannot be resumed
+    (``SocketIO`` refuses to read after one), so the watchdog shuts the socket down instead: the read
+    returns at once (a shut-down socket reads as a short, clean end of file), and the caller asks
+    :attr:`reason` why: ``"canceled"`` or ``"deadline"``. It watches from a thread that starts at once;
+    :meth:`close` ends it.
+    """
+
+    def __init__(self, seconds: float, cancel: Flag | None, *, tick: float, name: str) -> None:
+        self.seconds, self.cancel = seconds, cancel
+        self.deadline = time.monotonic() + seconds
+        self.sock: socket.socket | None = None
+        self.reason: str | None = None
+        self._tick = tick
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name=name, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._done.wait(self._tick):
+            if self.cancel is not None and self.cancel.is_set():
+                self.reason = "canceled"
+            elif time.monotonic() > self.deadline:
+                self.reason = "deadline"
+            else:
+                continue
+            sock = self.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):  # already closed: the read has ended anyway
+                    sock.shutdown(socket.SHUT_RDWR)
+            return
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=1)

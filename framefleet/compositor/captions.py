@@ -88,6 +88,11 @@ def _clock(token: str, line: int) -> float:
         shown = token if len(token) <= 20 else token[:20] + "…"
         raise BadInput(f"captions file line {line}: malformed time {shown!r} "
                        "(expected hh:mm:ss,mmm or mm:ss.mmm)")
+    return _seconds(match)
+
+
+def _seconds(match: re.Match[str]) -> float:
+    """A ``_CLOCK`` match (a cue's time or an inline ``<00:01.500>`` stamp) in seconds."""
     hours, minutes, seconds, fraction = match.groups()
     return int(hours or 0) * 3600 + int(minutes) * 60 + float(f"{seconds}.{fraction}")
 
@@ -168,8 +173,7 @@ def _chunks(body: str, start: float, end: float) -> Iterator[tuple[float, str]]:
         if tag[:1].isdigit():
             stamp = _CLOCK.fullmatch(tag) if len(tag) <= _CLOCK_CHARS else None
             if stamp is not None:
-                hours, minutes, seconds, fraction = stamp.groups()
-                value = int(hours or 0) * 3600 + int(minutes) * 60 + float(f"{seconds}.{fraction}")
+                value = _seconds(stamp)
                 now = value if now <= value < end else now
         at = gt + 1
     yield now, body[at:]

@@ -71,6 +71,14 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
+def _spawn(argv: Sequence[str], *, stdin: bool = False) -> subprocess.Popen[bytes]:
+    """Start a tool in its own process group (a kill reaches what it starts), killed with its parent;
+    ``stdin``: whether the caller writes to it (otherwise it reads nothing)."""
+    return subprocess.Popen(list(argv), stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=_die_with_parent if _PRCTL else None)  # noqa: PLW1509 - one prctl call
+
+
 def _read_progress(stream: object, total: float, report: Callable[[float], None] | None) -> None:
     for raw in stream:  # type: ignore[attr-defined]
         line = raw.decode(errors="replace").strip()
@@ -88,9 +96,7 @@ def run(argv: Sequence[str], *, total_seconds: float, on_progress: Callable[[flo
     so a decode failure can name the source without leaking our paths. ``limit`` is the whole render's
     time limit, named in the error when ``timeout`` (what is left of it) runs out."""
     log.debug("ffmpeg %s", " ".join(argv[1:]))
-    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True,
-                            preexec_fn=_die_with_parent if _PRCTL else None)  # noqa: PLW1509 - one prctl call
+    proc = _spawn(argv)
     tail: collections.deque[str] = collections.deque(maxlen=60)
 
     def read_errors() -> None:
@@ -143,22 +149,24 @@ def run(argv: Sequence[str], *, total_seconds: float, on_progress: Callable[[flo
         raise _failure(code, text, sources or {})
 
 
-def capture(argv: Sequence[str], *, timeout: float, cancel: Flag | None = None) -> subprocess.CompletedProcess[bytes]:
-    """Run a short tool (ffprobe) for its output, under the same rules as a render: its own process group,
-    killed with its parent, on cancel (within a tenth of a second) and when ``timeout`` runs out.
+def capture(argv: Sequence[str], *, timeout: float, cancel: Flag | None = None,
+            stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run a short tool (ffprobe, espeak-ng) for its output, under the same rules as a render: its own
+    process group, killed with its parent, on cancel (within a tenth of a second) and when ``timeout``
+    runs out. ``stdin``: bytes the tool reads (otherwise it reads nothing).
 
     Raises :class:`Canceled`, or ``subprocess.TimeoutExpired`` for the caller to name the source.
     """
-    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True,
-                            preexec_fn=_die_with_parent if _PRCTL else None)  # noqa: PLW1509 - one prctl call
+    proc = _spawn(argv, stdin=stdin is not None)
     deadline = time.monotonic() + timeout
+    pending = stdin
     try:
         while True:
             try:
-                out, err = proc.communicate(timeout=0.1)
+                out, err = proc.communicate(pending, timeout=0.1)
                 return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
             except subprocess.TimeoutExpired:
+                pending = None  # communicate keeps what it has not written yet
                 if cancel is not None and cancel.is_set():
                     raise Canceled("the job was canceled") from None
                 if time.monotonic() > deadline:

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from framefleet.compositor import ffgraph, formats
+from framefleet.compositor.canvas import Canvas
 from framefleet.compositor.encoders import Encoding
 from framefleet.compositor.layers import audio, captions, color, image, text, video
 from framefleet.compositor.layers.base import Context, Placed, Still, Stream, covers, fps_filter
@@ -121,6 +123,18 @@ def _sound(plan: Plan, ctx: Context, level: Level | None) -> Stream:
     return audio.build(plan.audio, ctx, seconds=mixed, duck=plan.duck, level=level, cut=(start, end))
 
 
+_Built = TypeVar("_Built")
+
+
+def _twice(canvas: Canvas, build: Callable[[Context], _Built], stills: Mapping[str, Still] | None = None
+           ) -> _Built:
+    """``build`` run on a dry context first, to count how often each input's stream is taken, then for
+    real with those counts (:attr:`Context.uses`), so a stream taken more than once goes through a split."""
+    dry = Context(canvas, dict(stills or {}))
+    build(dry)
+    return build(Context(canvas, dict(stills or {}), uses=dry.taken))
+
+
 def _command(*outputs: ffgraph.Output | ffgraph.Merged) -> Command:
     compiled = ffgraph.compile(*outputs, global_args=GLOBAL_ARGS)
     return Command(compiled.args, compiled.graph)
@@ -135,10 +149,7 @@ def compile_command(plan: Plan, *, stills: Mapping[str, Still], encoding: Encodi
     (:meth:`Encoding.pictures`): the sound is mixed once, by :func:`compile_sound`. ``level`` is what
     :func:`compile_measure` found for the plan's ``output.loudness`` (None: levels are left as mixed).
     """
-    dry = Context(plan.canvas, dict(stills))
-    _streams(plan, dry, encoding, level)
-    ctx = Context(plan.canvas, dict(stills), uses=dry.taken)
-    video_stream, audio_stream = _streams(plan, ctx, encoding, level)
+    video_stream, audio_stream = _twice(plan.canvas, lambda ctx: _streams(plan, ctx, encoding, level), stills)
     extra: list[ffgraph.Output] = []
     if video_stream is not None and thumbnail is not None:
         split = video_stream.filter_multi_output("split")
@@ -162,10 +173,7 @@ def compile_sound(plan: Plan, *, encoding: Encoding, output: Path, level: Level 
     """The whole timeline's sound, mixed, ducked and brought to ``level`` (then cut to the
     ``output.range``, when there is one) and encoded once, on its own (it runs beside the pictures,
     and a segmented render's joins cannot be heard)."""
-    dry = Context(plan.canvas)
-    _sound(plan, dry, level)
-    ctx = Context(plan.canvas, uses=dry.taken)
-    audio_stream = _sound(plan, ctx, level)
+    audio_stream = _twice(plan.canvas, lambda ctx: _sound(plan, ctx, level))
     return _command(_output(None, audio_stream, output, encoding.sound()))
 
 
@@ -173,13 +181,8 @@ def compile_measure(plan: Plan, *, printed: Path) -> Command:
     """The first loudness pass: the whole timeline's mix (never cut to a range: a range is normalised
     as the whole timeline is) measured into ``printed``, and nothing written."""
     mixed, _, _ = plan.sound_window
-
-    def measured(ctx: Context) -> Stream:
-        return audio.measure(plan.audio, ctx, seconds=mixed, duck=plan.duck, printed=printed)
-
-    dry = Context(plan.canvas)
-    measured(dry)
-    stream = measured(Context(plan.canvas, uses=dry.taken))
+    stream = _twice(plan.canvas, lambda ctx: audio.measure(plan.audio, ctx, seconds=mixed, duck=plan.duck,
+                                                            printed=printed))
     return _command(ffgraph.output(stream, "-", f="null"))
 
 

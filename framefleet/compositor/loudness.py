@@ -18,6 +18,7 @@ measured.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: The highest true peak a normalised mix may reach (dBTP), as ``loudnorm``'s ``TP`` was.
@@ -50,15 +51,16 @@ class Level:
     target: float = 0.0
 
 
-def parse(printed: str) -> Measured:
-    """The measurement from ``ametadata=mode=print`` output of ``ebur128=metadata=1:peak=true``.
+def parse(printed: Iterable[str]) -> Measured:
+    """The measurement from the lines of ``ametadata=mode=print`` output of ``ebur128=metadata=1:peak=true``.
 
     Each 100 ms frame prints the integrated loudness so far (the last one is the whole mix's) and
-    its true peaks (linear): the mix's true peak is the largest of them.
+    its true peaks (linear): the mix's true peak is the largest of them. The lines are read one at a
+    time (an open file will do), as an hour's print is megabytes.
     """
     integrated: float | None = None
     peak = 0.0
-    for line in printed.splitlines():
+    for line in printed:
         if not line.startswith(_METADATA):
             continue
         key, _, value = line[len(_METADATA):].partition("=")

@@ -14,7 +14,8 @@ refused at its clip's JSON path:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,16 +93,50 @@ def shown_frames(state: cap.CaptionState, canvas: Canvas, frames: int) -> tuple[
     return (first, last) if last > first else None
 
 
+def _picture_key(state: cap.CaptionState, clip: CaptionsClip) -> tuple[tuple[str, ...], int]:
+    """States the cap check takes as one size: only ``bold-pop`` enlarges a word. A recoloured word
+    (``karaoke``) can still move a width by a pixel, so pictures are drawn at :attr:`CaptionSizes.box`."""
+    return state.words, state.active if clip.style == "bold-pop" else -1
+
+
 def _caption_layouts(states: Sequence[cap.CaptionState], clip: CaptionsClip, canvas: Canvas,
                      font_file: str) -> list[Layout]:
-    """One layout per distinct picture: only ``bold-pop`` states of one phrase differ in size."""
+    """One layout per distinct picture (:func:`_picture_key`)."""
     look = caption_look(clip, canvas)
     seen: dict[tuple[tuple[str, ...], int], Layout] = {}
     for state in states:
-        key = (state.words, state.active if clip.style == "bold-pop" else -1)
+        key = _picture_key(state, clip)
         if key not in seen:
             seen[key] = layout_runs([state_runs(state, clip, canvas, font_file)], look)
     return list(seen.values())
+
+
+@dataclass(frozen=True)
+class CaptionSizes:
+    """A captions item's states on screen, laid out once for both the cap check and the drawing."""
+
+    shown: list[tuple[int, int, cap.CaptionState]]
+    box: tuple[int, int]  # the picture every state is drawn on: the largest of all their layouts
+    checked: tuple[int, int]  # what the cap check measures: one layout a picture key, as plan_problems does
+
+
+def caption_sizes(item: VisualItem, plan: Plan, font_file: str, *, tick: Callable[[], None] | None = None
+                  ) -> CaptionSizes:
+    """Lay out every state of ``item`` on screen (:func:`item_states`) once; ``tick`` runs before each
+    (thousands of states take seconds: the prepare stage checks for a cancel there)."""
+    clip = item.clip
+    assert isinstance(clip, CaptionsClip)
+    look = caption_look(clip, plan.canvas)
+    shown = item_states(item, plan)
+    layouts: list[Layout] = []
+    first: dict[tuple[tuple[str, ...], int], Layout] = {}
+    for _, _, state in shown:
+        if tick is not None:
+            tick()
+        layout = layout_runs([state_runs(state, clip, plan.canvas, font_file)], look)
+        layouts.append(layout)
+        first.setdefault(_picture_key(state, clip), layout)
+    return CaptionSizes(shown, caption_box(layouts), caption_box(list(first.values())))
 
 
 def over(width: int, height: int, limits: Limits) -> bool:
@@ -136,7 +171,14 @@ def color_problems(path: str, clip: ColorClip, canvas: Canvas, limits: Limits) -
 
 def caption_problems(path: str, clip: CaptionsClip, *, states: Sequence[cap.CaptionState], canvas: Canvas,
                      font_file: str, limits: Limits) -> Iterator[Problem]:
-    width, height = extent(clip, *caption_box(_caption_layouts(states, clip, canvas, font_file)))
+    yield from caption_box_problems(path, clip, caption_box(_caption_layouts(states, clip, canvas, font_file)),
+                                    limits)
+
+
+def caption_box_problems(path: str, clip: CaptionsClip, box: tuple[int, int], limits: Limits
+                         ) -> Iterator[Problem]:
+    """The captions' picture of size ``box`` (:func:`caption_box`), as the overlay grows it, under the cap."""
+    width, height = extent(clip, *box)
     if over(width, height, limits):
         yield Problem(f"{path}.size", _too_big("the captions' picture", width, height, limits,
                                                "use a smaller size or fewer words a phrase (max_words)"))
@@ -189,20 +231,21 @@ def item_states(item: VisualItem, plan: Plan) -> list[tuple[int, int, cap.Captio
     return out
 
 
+def item_problems(item: VisualItem, plan: Plan, *, fonts: Mapping[str, Path], limits: Limits
+                  ) -> Iterator[Problem]:
+    """The picture of one item of ``plan`` over the cap, measured with the font it will be drawn with."""
+    clip, canvas = item.clip, plan.canvas
+    if isinstance(clip, ColorClip):
+        yield from color_problems(item.path, clip, canvas, limits)
+    elif isinstance(clip, TextClip):
+        font = font_path(clip.style.font, clip.style.bold, fonts)
+        yield from text_problems(item.path, clip, canvas, font, limits)
+    elif isinstance(clip, CaptionsClip) and clip.style != "none":
+        states = [state for _, _, state in item_states(item, plan)]
+        font = font_path(clip.font, clip.bold, fonts)
+        yield from caption_problems(item.path, clip, states=states, canvas=canvas, font_file=font, limits=limits)
+
+
 def plan_problems(plan: Plan, *, fonts: Mapping[str, Path], limits: Limits) -> list[Problem]:
     """Every picture of ``plan`` over the cap, measured with the fonts it will be drawn with."""
-    canvas = plan.canvas
-    problems: list[Problem] = []
-    for item in plan.visuals:
-        clip = item.clip
-        if isinstance(clip, ColorClip):
-            problems += color_problems(item.path, clip, canvas, limits)
-        elif isinstance(clip, TextClip):
-            font = font_path(clip.style.font, clip.style.bold, fonts)
-            problems += text_problems(item.path, clip, canvas, font, limits)
-        elif isinstance(clip, CaptionsClip) and clip.style != "none":
-            states = [state for _, _, state in item_states(item, plan)]
-            font = font_path(clip.font, clip.bold, fonts)
-            problems += caption_problems(item.path, clip, states=states, canvas=canvas, font_file=font,
-                                         limits=limits)
-    return problems
+    return [problem for item in plan.visuals for problem in item_problems(item, plan, fonts=fonts, limits=limits)]

@@ -154,6 +154,13 @@ class Plan:
                 self.canvas.seconds(self.first + self.frames))
 
 
+def still_span(plan: Plan) -> Span:
+    """The one frame an image output (``jpg``, ``png``) shows: the frame at ``output.at``, or the last
+    one when that is past the end. Preparing draws only what is on screen then, rendering draws it."""
+    at = max(0, min(plan.canvas.frame(plan.output.at), plan.frames - 1))
+    return Span(at, at + 1)
+
+
 def trim_problems(spec: RenderSpec, media: Mapping[str, MediaInfo]) -> list[Problem]:
     """A trim at or past the end of its (probed) source, for every clip and the soundtrack that does not
     loop. Checked before any ffmpeg runs: seeking a million seconds into a two-second file holds a worker

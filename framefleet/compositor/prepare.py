@@ -28,8 +28,8 @@ from framefleet.compositor.spec import (
 )
 from framefleet.compositor.text import is_font_file
 from framefleet.config import Limits, Settings
-from framefleet.errors import BadInput, BadMedia, Canceled, FetchError, Problem, SpecError
-from framefleet.flags import Flag
+from framefleet.errors import BadInput, BadMedia, FetchError, Problem, SpecError
+from framefleet.flags import Flag, check
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ class Timeline:
 
 
 Uses = dict[str, list[tuple[str, str]]]  # src → [(JSON path, use)]
+#: A source that no fetch can even try: a NUL in a path, a malformed IPv6 host.
+NOT_A_SOURCE = "is not a valid path or URL"
 
 
 def spec_uses(spec: RenderSpec) -> Uses:
@@ -100,7 +102,7 @@ def fetch_all(spec: RenderSpec, fetcher: Fetcher, *, cancel: Flag | None = None)
         except FetchError as exc:
             problems += [Problem(p, exc.message) for p in paths]
         except ValueError:  # a NUL in a path, a malformed IPv6 host
-            problems += [Problem(p, "is not a valid path or URL") for p in paths]
+            problems += [Problem(p, NOT_A_SOURCE) for p in paths]
     if problems:
         problems += media_problems(spec, files, fetcher.settings, cancel=cancel or fetcher.cancel)
         raise SpecError(problems)
@@ -135,33 +137,41 @@ def _probe_each(spec: RenderSpec, files: Mapping[str, Path], settings: Settings,
 def media_problems(spec: RenderSpec, files: Mapping[str, Path], settings: Settings, *,
                    cancel: Flag | None = None) -> list[Problem]:
     """Each fetched media source that cannot be decoded, at every JSON path that uses it."""
+    return _bad_media(spec, _probe_each(spec, files, settings, cancel=cancel))
+
+
+def _bad_media(spec: RenderSpec, found: Mapping[str, MediaInfo | BadMedia]) -> list[Problem]:
+    """The sources of ``found`` that cannot be used, each at every JSON path that uses it (by source)."""
     paths = sources(spec)
-    return [Problem(path, exc.message) for src, exc in _probe_each(spec, files, settings, cancel=cancel).items()
+    return [Problem(path, exc.message) for src, exc in found.items()
             if isinstance(exc, BadMedia) for path in paths.get(src, [src])]
 
 
 def probe_all(spec: RenderSpec, files: Mapping[str, Path], settings: Settings, *,
               cancel: Flag | None = None) -> dict[str, MediaInfo]:
     """Probe every media source; every one that cannot be used is reported together, at its JSON paths."""
-    paths = sources(spec)
     found = _probe_each(spec, files, settings, cancel=cancel)
-    bad = {src: exc for src, exc in found.items() if isinstance(exc, BadMedia)}
-    if bad:
-        where = [f"{path}: {exc.message}" for src, exc in sorted(bad.items()) for path in paths.get(src, [src])]
-        raise BadMedia("; ".join(where), detail="\n".join(exc.detail or "" for exc in bad.values()))
+    problems = _bad_media(spec, found)
+    if problems:
+        raise BadMedia("; ".join(f"{p.path}: {p.message}" for p in problems),
+                       detail="\n".join(exc.detail or "" for exc in found.values() if isinstance(exc, BadMedia)))
     return {src: info for src, info in found.items() if isinstance(info, MediaInfo)}
 
 
-def caption_files(spec: RenderSpec, files: Mapping[str, Path], *, limits: Limits | None = None
+def caption_files(spec: RenderSpec, files: Mapping[str, Path], *, limits: Limits | None = None,
+                  loaded: Mapping[str, list[list[cap.TimedWord]]] | None = None
                   ) -> dict[str, list[list[cap.TimedWord]]]:
     """Every captions file read (within ``limits``) and split into phrases; all unreadable ones are
-    reported together, each at its clip's ``src``."""
+    reported together, each at its clip's ``src``. ``loaded`` holds files already read that way, by
+    source (``framefleet validate`` reads them while checking sources): they are not read again."""
+    loaded = loaded or {}
     out: dict[str, list[list[cap.TimedWord]]] = {}
     problems: list[Problem] = []
     for path, clip in spec.clips():
         if isinstance(clip, CaptionsClip) and clip.src:
             try:
-                phrases = cap.load_file(files[clip.src], limits=limits)
+                phrases = (loaded[clip.src] if clip.src in loaded
+                           else cap.load_file(files[clip.src], limits=limits))
             except BadInput as exc:
                 problems.append(Problem(f"{path}.src", exc.message))
                 continue
@@ -185,19 +195,17 @@ def prepare(spec: RenderSpec, workdir: Path, *, settings: Settings, files: Mappi
 
     Without ``pictures`` nothing is drawn (a join only mixes sound and needs the captions' cues); with
     a ``window`` only what is on screen in those frames is (a chunk of a split render). ``cancel`` is
-    obeyed between steps and inside each long one: a cancel during preparation ends it within a second."""
+    obeyed between steps and inside each long one: a cancel during preparation ends it within a second.
+    An image output draws only what is on screen in its one frame (:func:`plan.still_span`)."""
     timeline = plan_for(spec, files, settings, cancel=cancel)
-    _check(cancel)
+    check(cancel)
     out = spec.output
     encoding = encoders.choose(out.format, out.quality, out.encoder or settings.encoder, float(out.fps),
                                ffmpeg=settings.ffmpeg)
-    _check(cancel)
+    check(cancel)
+    if encoding.still and window is None:
+        window = plan.still_span(timeline)
     prepared = raster.prepare(timeline, workdir, fonts=files, pictures=pictures, window=window,
                               limits=settings.limits, cancel=cancel)
-    _check(cancel)
+    check(cancel)
     return Timeline(spec, timeline, encoding, files, prepared, workdir)
-
-
-def _check(cancel: Flag | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise Canceled("the job was canceled")

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from framefleet import leftovers
 from framefleet.assets.cache import CacheDir
 from framefleet.compositor import ffmpeg, formats
 from framefleet.errors import BadMedia
@@ -149,9 +148,8 @@ def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 6
     """
     entry = _cache_entry(path, cache_dir) if cache_dir is not None else None
     cache = CacheDir(cache_dir / "probe", max_files=cache_entries) if cache_dir is not None else None
-    if entry is not None and entry.is_file():
+    if entry is not None and CacheDir.lookup(entry):
         try:
-            CacheDir.hit(entry)
             data = json.loads(entry.read_text())
             cached = MediaInfo(**data)
             # entries from before the allowlist have no demuxer; from before display sizes, no frame size
@@ -160,14 +158,10 @@ def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 6
         except (OSError, ValueError, TypeError):
             pass  # unreadable or from an older version: probe again
     info = _run_ffprobe(path, name=name, ffprobe=ffprobe, timeout=timeout, cancel=cancel)
-    if entry is not None:
+    if entry is not None and cache is not None:
         try:
-            fd, tmp = leftovers.part_file(entry.parent)
-            with os.fdopen(fd, "w") as sink:
-                sink.write(json.dumps(dataclasses.asdict(info)))
-            os.replace(tmp, entry)
-            if cache is not None:
-                cache.added(entry)
+            with cache.writing(entry) as tmp:
+                tmp.write_text(json.dumps(dataclasses.asdict(info)))
         except OSError:
             pass  # a read-only cache only costs speed
     return info

@@ -22,10 +22,10 @@ from framefleet.compositor.geometry import even, fit
 from framefleet.compositor.layers.base import Still
 from framefleet.compositor.plan import Plan, Span, VisualItem
 from framefleet.compositor.spec import CaptionsClip, ColorClip, TextClip
-from framefleet.compositor.text import blank, draw_runs, layout_runs, pad_to, rgba, text_image
+from framefleet.compositor.text import blank, check_size, draw_runs, pad_to, rgba, text_image
 from framefleet.config import Limits
-from framefleet.errors import Canceled, SpecError
-from framefleet.flags import Flag
+from framefleet.errors import Problem, SpecError
+from framefleet.flags import Flag, check
 
 
 @dataclass
@@ -50,8 +50,9 @@ def _text(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[str, P
 
 
 def _captions(item: VisualItem, plan: Plan, workdir: Path, fonts: Mapping[str, Path], prepared: Prepared, *,
-              limits: Limits, pictures: bool = True, window: Span | None = None,
+              limits: Limits, sizes: measure.CaptionSizes | None, window: Span | None = None,
               cancel: Flag | None = None) -> Still | None:
+    """The item's cues, and its pictures where ``sizes`` (measured by :func:`_measure`) is given."""
     clip = item.clip
     assert isinstance(clip, CaptionsClip)
     canvas = plan.canvas
@@ -62,28 +63,21 @@ def _captions(item: VisualItem, plan: Plan, workdir: Path, fonts: Mapping[str, P
     end = canvas.seconds(min(item.span.end, plan.first + plan.frames)) - begin
     prepared.cues += [(max(0.0, offset + s.start), min(offset + s.end, end), cap.join_words(s.words))
                       for s in cue_source if offset + s.start < end and offset + s.end > 0]
-    if clip.style == "none" or not pictures:
+    if clip.style == "none" or sizes is None:
         return None
     look = measure.caption_look(clip, canvas)
     font = measure.font_path(clip.font, clip.bold, fonts)
     # Durations are whole frames of the output grid, so every change lands exactly on a frame. Only the
-    # states on screen (inside the clip, before the output ends) are measured; each keeps its words,
-    # never a picture, until it is drawn.
-    shown = measure.item_states(item, plan)
-    # Every state shares one picture size (one stream, one overlay), measured before anything is drawn;
-    # then each picture is drawn, written and dropped, so memory holds one picture, not thousands.
-    layouts = []
-    for _, _, state in shown:
-        _check(cancel)  # thousands of states take seconds: a cancel must not wait for all of them
-        layouts.append(layout_runs([measure.state_runs(state, clip, canvas, font)], look))
-    width, height = measure.caption_box(layouts)
-    del layouts
+    # states on screen (inside the clip, before the output ends) were measured; each keeps its words,
+    # never a picture, until it is drawn. Every state shares one picture size (one stream, one overlay);
+    # each picture is drawn, written and dropped, so memory holds one picture, not thousands.
+    shown, (width, height) = sizes.shown, sizes.box
     empty = workdir / f"cap-{_slug(item.path)}-blank.tga"
     _save_caption(blank(width, height, max_pixels=limits.max_raster_pixels), empty)
     entries: list[tuple[Path, int]] = []
     cursor = 0
     for n, (first, last, state) in enumerate(shown):
-        _check(cancel)
+        check(cancel)
         if first > cursor:
             entries.append((empty, first - cursor))
         file = empty
@@ -139,7 +133,7 @@ def gradient_image(width: int, height: int, start: str, stop: str, angle: float,
     """A linear gradient, ``angle`` degrees clockwise from "top to bottom"."""
     import numpy as np  # only gradients need it; keeps every other render's start-up lighter
 
-    blank(width, height, max_pixels=max_pixels)  # the size check every picture passes; 1 px of work
+    check_size(width, height, max_pixels=max_pixels)  # the size check every picture passes
 
     theta = math.radians(angle)
     dx, dy = math.sin(theta), math.cos(theta)
@@ -163,13 +157,29 @@ def _gradient(item: VisualItem, canvas: Canvas, workdir: Path, limits: Limits) -
     return Still(file, box.width, box.height)
 
 
-def _check(cancel: Flag | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise Canceled("the job was canceled")
-
-
 def _slug(path: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in path).strip("_")
+
+
+def _measure(plan: Plan, fonts: Mapping[str, Path], limits: Limits, cancel: Flag | None
+             ) -> dict[str, measure.CaptionSizes]:
+    """Measure every picture of ``plan`` (:func:`measure.plan_problems`) and raise :class:`SpecError` if
+    one is over the cap. Caption states are laid out here, once: the sizes returned (by clip path) are
+    the ones their pictures are drawn at."""
+    sizes: dict[str, measure.CaptionSizes] = {}
+    problems: list[Problem] = []
+    for item in plan.visuals:
+        clip = item.clip
+        if isinstance(clip, CaptionsClip) and clip.style != "none":
+            font = measure.font_path(clip.font, clip.bold, fonts)
+            # thousands of states take seconds: a cancel must not wait for all of them
+            found = sizes[item.path] = measure.caption_sizes(item, plan, font, tick=lambda: check(cancel))
+            problems += measure.caption_box_problems(item.path, clip, found.checked, limits)
+        else:
+            problems += measure.item_problems(item, plan, fonts=fonts, limits=limits)
+    if problems:
+        raise SpecError(problems)
+    return sizes
 
 
 def prepare(plan: Plan, workdir: Path, *, fonts: Mapping[str, Path] | None = None, pictures: bool = True,
@@ -183,16 +193,13 @@ def prepare(plan: Plan, workdir: Path, *, fonts: Mapping[str, Path] | None = Non
     """
     fonts = fonts or {}
     limits = limits or Limits()
-    if pictures:
-        problems = measure.plan_problems(plan, fonts=fonts, limits=limits)
-        if problems:
-            raise SpecError(problems)
+    sizes = _measure(plan, fonts, limits, cancel) if pictures else {}
     prepared = Prepared()
     for item in plan.visuals:
-        _check(cancel)
+        check(cancel)
         clip = item.clip
         if isinstance(clip, CaptionsClip):
-            still = _captions(item, plan, workdir, fonts, prepared, limits=limits, pictures=pictures,
+            still = _captions(item, plan, workdir, fonts, prepared, limits=limits, sizes=sizes.get(item.path),
                               window=window, cancel=cancel)
             if still is not None:
                 prepared.stills[item.path] = still

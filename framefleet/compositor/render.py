@@ -26,7 +26,7 @@ from framefleet.compositor import captions as cap
 from framefleet.compositor import ffmpeg, graph, loudness, raster, segments
 from framefleet.compositor.layers.base import Still
 from framefleet.compositor.loudness import Level
-from framefleet.compositor.plan import Plan, Span
+from framefleet.compositor.plan import Plan, Span, still_span
 from framefleet.compositor.prepare import Timeline, fetch_all, prepare
 from framefleet.compositor.spec import RenderSpec
 from framefleet.config import Settings
@@ -183,7 +183,8 @@ def measure_level(timeline: Timeline, plan: Plan, runner: Runner, *, progress: f
         return None
     printed = timeline.workdir / "loudness.txt"
     runner.run(graph.compile_measure(plan, printed=printed), seconds=0, share=(progress, 0.0))
-    measured = loudness.parse(printed.read_text(encoding="utf-8", errors="replace"))
+    with printed.open(encoding="utf-8", errors="replace") as lines:  # a line a 100 ms block: streamed
+        measured = loudness.parse(lines)
     printed.unlink(missing_ok=True)
     level = loudness.level_for(measured, target)
     log.debug("mix at %.1f LUFS, true peak %.1f dBTP: %s", measured.integrated, measured.true_peak,
@@ -293,9 +294,7 @@ def _thumbnail_width(timeline: Timeline) -> int | None:
 def render_still(timeline: Timeline, runner: Runner, output: Path) -> None:
     """An image output (``jpg``, ``png``): the one frame at ``output.at`` (the last, past the end),
     drawn by a graph that opens only the clips on screen then."""
-    plan = timeline.plan
-    at = max(0, min(plan.canvas.frame(timeline.spec.output.at), plan.frames - 1))
-    part = plan.window(Span(at, at + 1))
+    part = timeline.plan.window(still_span(timeline.plan))
     stills = windowed_stills(timeline, part)
     command = graph.compile_command(part, stills=stills, encoding=timeline.encoding, output=output)
     runner.run(command, seconds=part.duration, share=(0.0, 1.0))

@@ -64,11 +64,17 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
     return fonts.load(path, size)
 
 
-def blank(width: int, height: int, *, max_pixels: int) -> Image.Image:
-    """A transparent picture. Every picture framefleet draws starts here, so none is ever allocated
-    over ``max_pixels`` (validation refuses such specs first, at the clip's path; this is the backstop)."""
+def check_size(width: int, height: int, *, max_pixels: int) -> None:
+    """Refuse a picture over ``max_pixels`` before it is allocated (validation refuses such specs first,
+    at the clip's path; this is the backstop every drawn picture passes)."""
     if width * height > max_pixels:
         raise BadInput(f"a {width}x{height} picture is over the limit of {max_pixels} pixels")
+
+
+def blank(width: int, height: int, *, max_pixels: int) -> Image.Image:
+    """A transparent picture. Every picture framefleet draws with Pillow starts here, so none is ever
+    allocated over ``max_pixels``."""
+    check_size(width, height, max_pixels=max_pixels)
     return Image.new("RGBA", (width, height), (0, 0, 0, 0))
 
 
@@ -281,18 +287,15 @@ class Layout:
     text_width: float
     width: int
     height: int
-    direction: int  # 0 left to right, 1 right to left (of the first paragraph)
 
 
 def layout_runs(paragraphs: Sequence[Sequence[Run]], look: Look) -> Layout:
     """Lay out words in lines (wrapped to ``look.max_width``) and measure the picture they need."""
     room = max(1, look.max_width - 2 * (look.padding + look.stroke_width))
     lines: list[Line] = []
-    direction = -1
     for runs in paragraphs:
         joined = " ".join(run.text for run in runs)
         base, language = bidi.base_level(joined), _language(joined)
-        direction = base if direction < 0 else direction
         for wrapped in _wrap(_pieces(runs, language), runs, room, language):
             lines.append(_line(wrapped, runs, base, language))
     stroke, pad = look.stroke_width, look.padding
@@ -301,7 +304,7 @@ def layout_runs(paragraphs: Sequence[Sequence[Run]], look: Look) -> Layout:
                else ln.ascent + ln.descent for i, ln in enumerate(lines)]
     width = round(text_w) + 2 * (stroke + pad)
     height = sum(heights) + 2 * (stroke + pad)
-    return Layout(lines, heights, text_w, max(2, width), max(2, height), max(direction, 0))
+    return Layout(lines, heights, text_w, max(2, width), max(2, height))
 
 
 def _composite(image: Image.Image, picture: Image.Image, left: int, top: int) -> None:

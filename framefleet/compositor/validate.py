@@ -17,32 +17,31 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import TypeAdapter, ValidationError
-
 from framefleet.assets.fetch import Fetcher
 from framefleet.assets.netguard import refused_by_form
 from framefleet.compositor import captions as cap
 from framefleet.compositor import measure, plan, probe
 from framefleet.compositor.canvas import Canvas
 from framefleet.compositor.ingredients import Need, check_sizes, first_needs, has_generations, provider_for
-from framefleet.compositor.prepare import Uses, caption_files, spec_uses
-from framefleet.compositor.spec import RenderSpec, Source, load_spec, merged
+from framefleet.compositor.prepare import NOT_A_SOURCE, Uses, caption_files, spec_uses
+from framefleet.compositor.spec import RenderSpec, check_source, load_spec, merged
 from framefleet.compositor.text import is_font_file
 from framefleet.config import Settings
 from framefleet.errors import BadInput, FetchError, Problem, ProviderError, SpecError
 
 #: What a source is used as, by the clip ``type`` (or ``soundtrack``/``font``) at a JSON path.
 MEDIA_USES = frozenset({"video", "image", "audio", "soundtrack", "luma"})
-_SOURCE: TypeAdapter[str] = TypeAdapter(Source)
-NOT_A_SOURCE = "is not a valid path or URL"
 
 
 @dataclass
 class Checked:
-    """Sources as far as they could be checked: local files found, media probed, problems at paths."""
+    """Sources as far as they could be checked: local files found, media probed, captions files read,
+    problems at paths."""
 
     files: dict[str, Path] = field(default_factory=dict)
     media: dict[str, probe.MediaInfo] = field(default_factory=dict)
+    #: Each local captions file as :func:`captions.load_file` read it, by source: planning reuses it.
+    captions: dict[str, list[list[cap.TimedWord]]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -63,7 +62,7 @@ def validate_local(raw: Any, *, settings: Settings, base_dir: Path) -> dict[str,
         summary["generations"] = len(first_needs(spec))
     if len(checked.files) == len(uses) and not generates:  # every source is local: the timeline can be planned
         files = checked.files
-        phrases = caption_files(spec, files, limits=settings.limits)
+        phrases = caption_files(spec, files, limits=settings.limits, loaded=checked.captions)
         timeline = plan.build_plan(spec, media=checked.media, files=files, phrases=phrases, limits=settings.limits)
         # pictures measured with the fonts and caption files they will be drawn with, none drawn
         problems += measure.plan_problems(timeline, fonts=files, limits=settings.limits)
@@ -113,8 +112,8 @@ def document_uses(doc: Mapping[str, Any]) -> Uses:
         if not isinstance(value, str):
             continue
         try:
-            src = _SOURCE.validate_python(value)
-        except ValidationError:
+            src = check_source(value)
+        except ValueError:
             continue  # the spec's own error names it
         if use != "font" or is_font_file(src):
             uses.setdefault(src, []).append((path, use))
@@ -159,7 +158,7 @@ def check_sources(uses: Uses, *, fetcher: Fetcher, settings: Settings) -> Checke
                 checked.problems += [Problem(path, message) for path, use in where
                                      if (message := kind_problem(src, use, info))]
             if "captions" in kinds:
-                cap.load_file(file, limits=settings.limits)
+                checked.captions[src] = cap.load_file(file, limits=settings.limits)
         except BadInput as exc:  # FetchError, BadMedia, a captions file that cannot be read
             checked.problems += [Problem(path, exc.message) for path, _ in where]
         except ValueError:  # a NUL in a path, a malformed IPv6 host: nothing a file or URL can be

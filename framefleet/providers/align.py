@@ -56,19 +56,23 @@ def dictionary_form(word: str) -> str:
     return re.sub(r"[^a-z']", "", word.lower()).strip("'")
 
 
+def _rms(samples: bytes, frame: int) -> Any:
+    """The loudness of each whole ``frame`` of samples (a trailing part frame is left out)."""
+    import numpy as np
+
+    data = np.frombuffer(samples[: len(samples) // 2 * 2], dtype="<i2").astype(np.float32)
+    count = len(data) // frame
+    return np.sqrt((data[: count * frame].reshape(count, frame) ** 2).mean(axis=1)) if count else np.zeros(0)
+
+
 def speech_span(samples: bytes) -> tuple[float, float]:
     """First and last moment with sound (20 ms frames over 2% of full scale), for spreading words."""
     import numpy as np
 
-    data = np.frombuffer(samples[: len(samples) // 2 * 2], dtype="<i2").astype(np.float32)
     frame = SAMPLE_RATE // 50
-    count = len(data) // frame
-    if count == 0:
-        return 0.0, len(data) / SAMPLE_RATE
-    rms = np.sqrt((data[: count * frame].reshape(count, frame) ** 2).mean(axis=1))
-    loud = np.nonzero(rms > 0.02 * 32768)[0]
+    loud = np.nonzero(_rms(samples, frame) > 0.02 * 32768)[0]
     if len(loud) == 0:
-        return 0.0, len(data) / SAMPLE_RATE
+        return 0.0, len(samples) // 2 / SAMPLE_RATE
     return float(loud[0] * frame / SAMPLE_RATE), float((loud[-1] + 1) * frame / SAMPLE_RATE)
 
 
@@ -84,13 +88,8 @@ def spread(written: Sequence[str], start: float, end: float) -> list[Word]:
 
 
 def _loud_frames(samples: bytes) -> Any:
-    import numpy as np
-
-    data = np.frombuffer(samples[: len(samples) // 2 * 2], dtype="<i2").astype(np.float32)
-    frame = SAMPLE_RATE // 100
-    count = len(data) // frame
-    rms = np.sqrt((data[: count * frame].reshape(count, frame) ** 2).mean(axis=1)) if count else np.zeros(0)
-    return rms > 0.02 * 32768
+    """One flag per 10 ms: whether the frame is over 2% of full scale."""
+    return _rms(samples, SAMPLE_RATE // 100) > 0.02 * 32768
 
 
 def _place(written: Sequence[str], known: list[int], timed: list[Word], end_of_audio: float,
@@ -216,28 +215,33 @@ def align(samples: bytes, script: str, *, cancel: Flag) -> list[Word]:
     many runs (between pauses) as the script has sentences, each sentence is aligned within its run,
     which is both faster on long audio and robust to a word the aligner cannot follow."""
     written = [w for w in script.split() if w]
-    words, complete = _align(samples, written, cancel)
+    loud = _loud_frames(samples)
+    words, complete = _align(samples, written, cancel, loud)
     if complete:
         return words
     sentences = _sentences(written)
-    runs = _runs(_loud_frames(samples))
+    runs = _runs(loud)
     if len(sentences) < 2 or len(runs) != len(sentences):
         return words
     out: list[Word] = []
     for sentence, (start, end) in zip(sentences, runs, strict=True):
         lo = max(0.0, start - 0.05)
         piece = samples[int(lo * SAMPLE_RATE) * 2: int((end + 0.05) * SAMPLE_RATE) * 2]
-        placed, _ = _align(piece, sentence, cancel)
+        placed, _ = _align(piece, sentence, cancel, _loud_frames(piece))
         out += [Word(w.text, w.start + lo, w.end + lo) for w in placed]
     return out
 
 
-def _align(samples: bytes, written: list[str], cancel: Flag) -> tuple[list[Word], bool]:
-    """(every written word timed, whether the aligner placed all of them)."""
+def _align(samples: bytes, written: list[str], cancel: Flag, loud: Any) -> tuple[list[Word], bool]:
+    """(every written word timed, whether the aligner placed all of them); ``loud`` is
+    ``_loud_frames(samples)``, which the caller has at hand."""
     if not written:
         return [], True
     span = speech_span(samples)
-    tokens = [_tokens(_decoder(lm=None), w) for w in written]
+    # one decoder looks every word up (building one takes a tenth of a second) and, holding the words
+    # it added, also makes the first pass with the default beams
+    lookup = _decoder(lm=None)
+    tokens = [_tokens(lookup, w) for w in written]
     known = [i for i, t in enumerate(tokens) if t]
     if not known:
         return spread(written, *span), False
@@ -247,9 +251,10 @@ def _align(samples: bytes, written: list[str], cancel: Flag) -> tuple[list[Word]
     # none places every token (a made-up pronunciation, a script that drifts from the audio), the longest
     # aligned beginning is kept and the rest is placed in the sound after it
     for beams in ({}, {"beam": 1e-80, "pbeam": 1e-80, "wbeam": 1e-70}):
-        decoder = _decoder(lm=None, **beams)
-        for i in known:
-            _tokens(decoder, written[i])  # the same added words in this decoder's dictionary
+        decoder = _decoder(lm=None, **beams) if beams else lookup
+        if decoder is not lookup:
+            for i in known:
+                _tokens(decoder, written[i])  # the same added words in this decoder's dictionary
         try:
             decoder.set_align_text(" ".join(" ".join(tokens[i]) for i in known))
             _feed(decoder, samples, cancel)
@@ -270,7 +275,7 @@ def _align(samples: bytes, written: list[str], cancel: Flag) -> tuple[list[Word]
         at += len(tokens[i])
     if not timed:
         return spread(written, *span), False
-    placed = _place(written, aligned, timed, max(span[1], timed[-1].end), _loud_frames(samples))
+    placed = _place(written, aligned, timed, max(span[1], timed[-1].end), loud)
     return placed, len(aligned) == len(known)
 
 

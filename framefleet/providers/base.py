@@ -18,10 +18,6 @@ from framefleet.errors import BadInput
 from framefleet.flags import Flag
 from framefleet.provider_config import ProviderConfig
 
-#: What a job consumed, by unit (SPEC §8): ``characters``, ``audio_seconds``, ``images``,
-#: ``video_seconds`` or ``tokens``.
-UNITS = ("characters", "audio_seconds", "images", "video_seconds", "tokens")
-
 
 @dataclass(frozen=True)
 class Word:
@@ -69,8 +65,6 @@ class Request:
     limits: Limits
     #: source (URL, ``job:<id>``, allowed local file) → local file, through the job's guarded fetcher
     fetch: Callable[[str], Path]
-    #: may URLs returned by a provider (its output files) reach private addresses (tests, development)
-    allow_private_urls: bool = False
     ffmpeg: str = "ffmpeg"
     ffprobe: str = "ffprobe"
     #: what an earlier call returned in :class:`Pending` (an upstream id), None on the first call

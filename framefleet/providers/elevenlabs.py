@@ -65,8 +65,7 @@ class ElevenLabsProvider:
             raise BadInput("voice: must be an ElevenLabs voice id")
         fmt = request.choice("format", ("mp3", "wav"), "mp3")
         output_format, kind = _FORMATS[fmt]
-        key = request.config.api_key
-        http = ProviderHTTP(request.config, cancel=request.cancel, headers={"xi-api-key": key} if key else {})
+        http = ProviderHTTP.for_config(request.config, cancel=request.cancel)
         model = request.model or "eleven_multilingual_v2"
         body: dict[str, Any] = {"text": text, "model_id": model}
         if request.option("language"):

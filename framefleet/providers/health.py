@@ -12,8 +12,7 @@ from framefleet.provider_config import GENERATION_TYPES, ProviderConfig, configu
 from framefleet.providers.http import ProviderHTTP
 
 #: A cheap authenticated GET per protocol: it answers 200 only with a working key.
-PROBES = {"openai": ("/models", "Authorization", "Bearer {}"), "replicate": ("/account", "Authorization", "Bearer {}"),
-          "elevenlabs": ("/models", "xi-api-key", "{}")}
+PROBES = {"openai": "/models", "replicate": "/account", "elevenlabs": "/models"}
 
 
 def _local(config: ProviderConfig) -> tuple[bool, str]:
@@ -31,11 +30,9 @@ def _remote(config: ProviderConfig) -> tuple[bool, str]:
     where = f"{config.provider} at {config.base_url}" + (f" ({config.model})" if config.model else "")
     if config.api_key_env and not config.api_key:
         return False, f"{where}: {config.api_key_env} is not set"
-    path, header, form = PROBES[config.provider]
     quick = replace(config, timeout=min(config.timeout, 5.0), retries=1)
-    headers = {header: form.format(config.api_key)} if config.api_key else {}
     try:
-        ProviderHTTP(quick, cancel=threading.Event(), headers=headers).json("GET", path)
+        ProviderHTTP.for_config(quick, cancel=threading.Event()).json("GET", PROBES[config.provider])
     except FramefleetError as exc:
         return False, f"{where}: {exc.message}"
     return True, f"{where}: answers"

@@ -12,13 +12,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import json
 import logging
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,7 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from framefleet.assets.netguard import open_connection
+from framefleet.assets.netguard import Watchdog, open_connection
 from framefleet.errors import Canceled, FetchError, ProviderError, ProviderUnavailable
 from framefleet.flags import Flag
 from framefleet.metrics import definitions as m
@@ -42,30 +39,6 @@ BACKOFF_START, BACKOFF_MAX = 0.5, 8.0
 _TICK = 0.1
 #: Words in a refusal's error code or type that mean "the content was refused", not "the request is wrong".
 _POLICY = ("content_policy", "safety", "moderation", "nsfw", "policy_violation", "flagged")
-
-
-class _Abort(threading.Thread):
-    """Shuts the socket down when the job is canceled or the request runs past its deadline."""
-
-    def __init__(self, cancel: Flag, deadline: float) -> None:
-        super().__init__(name="provider-request-watch", daemon=True)
-        self.cancel, self.deadline = cancel, deadline
-        self.sock: socket.socket | None = None
-        self.reason: str | None = None
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        while not self.done.wait(_TICK):
-            if self.cancel.is_set():
-                self.reason = "canceled"
-            elif time.monotonic() > self.deadline:
-                self.reason = "timeout"
-            else:
-                continue
-            if self.sock is not None:
-                with contextlib.suppress(OSError):
-                    self.sock.shutdown(socket.SHUT_RDWR)
-            return
 
 
 @dataclass
@@ -109,10 +82,14 @@ class ProviderHTTP:
         self.name = config.provider
 
     @classmethod
-    def bearer(cls, config: ProviderConfig, *, cancel: Flag) -> ProviderHTTP:
-        """For the APIs that take the key as ``Authorization: Bearer`` (OpenAI and its copies, Replicate)."""
+    def for_config(cls, config: ProviderConfig, *, cancel: Flag) -> ProviderHTTP:
+        """With the key in the header the provider expects: ``xi-api-key`` for ElevenLabs, ``Authorization:
+        Bearer`` for the others (OpenAI and its copies, Replicate); none when no key is configured."""
         key = config.api_key
-        return cls(config, cancel=cancel, headers={"Authorization": f"Bearer {key}"} if key else {})
+        if not key:
+            return cls(config, cancel=cancel, headers={})
+        header = {"xi-api-key": key} if config.provider == "elevenlabs" else {"Authorization": f"Bearer {key}"}
+        return cls(config, cancel=cancel, headers=header)
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -204,15 +181,14 @@ class ProviderHTTP:
         """(outcome, answer, retry-after): outcome ``ok``, ``rate_limited``, ``server_error`` or ``timeout``;
         a refusal raises :class:`ProviderError` at once."""
         started = time.monotonic()
-        watch = _Abort(self.cancel, started + self.config.timeout)
-        watch.start()
+        watch = Watchdog(self.config.timeout, self.cancel, tick=_TICK, name="provider-request-watch")
         outcome = "failed"
         try:
             status, kind, body, after = self._exchange(method, url, data, content_type, sink=sink,
                                                        max_bytes=max_bytes, watch=watch)
             outcome = self._outcome(status, body)
             return outcome, Answer(status, kind, body), retry_after(after)
-        except (OSError, TimeoutError) as exc:
+        except OSError as exc:
             if watch.reason == "canceled" or self.cancel.is_set():
                 outcome = "canceled"
                 raise Canceled("the job was canceled") from None
@@ -226,7 +202,7 @@ class ProviderHTTP:
             outcome = "refused"
             raise
         finally:
-            watch.done.set()
+            watch.close()
             m.PROVIDER_REQUESTS.labels(self.name, self.config.type, outcome).inc()
             m.PROVIDER_SECONDS.labels(self.name, self.config.type).observe(time.monotonic() - started)
 
@@ -246,7 +222,7 @@ class ProviderHTTP:
         raise ProviderError(f"{self.name} refused the {self.config.type} request (HTTP {status})")
 
     def _exchange(self, method: str, url: str, data: bytes | None, content_type: str | None, *,
-                  sink: BinaryIO | None, max_bytes: int, watch: _Abort) -> tuple[int, str, bytes, str | None]:
+                  sink: BinaryIO | None, max_bytes: int, watch: Watchdog) -> tuple[int, str, bytes, str | None]:
         parts = urlsplit(url)
         conn = open_connection(url, timeout=self.config.timeout, allow_private=self.config.allow_private)
         try:

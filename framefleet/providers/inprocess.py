@@ -134,7 +134,7 @@ def _run(need: Need, config: ProviderConfig, work: Path, *, settings: Settings, 
     deadline = time.monotonic() + config.max_wait
     while True:
         request = Request(type=need.type, payload=need.payload, config=config, work=work, cancel=cancel,
-                          limits=settings.limits, fetch=fetcher.fetch, allow_private_urls=settings.allow_private_urls,
+                          limits=settings.limits, fetch=fetcher.fetch,
                           ffmpeg=settings.ffmpeg, ffprobe=settings.ffprobe, state=state)
         done = provider(config.provider).run(request)
         if isinstance(done, Output):

@@ -10,13 +10,12 @@ a replacement for Whisper-class transcription.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
 
+from framefleet.compositor import ffmpeg
 from framefleet.errors import BadInput, BadMedia, Canceled, ProviderError
 from framefleet.flags import Flag
 from framefleet.metrics import definitions as m
@@ -28,29 +27,15 @@ SAMPLE_RATE = 16_000
 
 
 def run_process(cmd: list[str], *, cancel: Flag, timeout: float, stdin: bytes | None = None) -> bytes:
-    """Run a tool in its own process group; killed on cancel or time-out. Returns stdout; raises on failure."""
-    with subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True) as proc:
-        try:
-            deadline = time.monotonic() + timeout
-            pending = stdin
-            while True:
-                try:
-                    out, err = proc.communicate(pending, timeout=0.1)
-                    break
-                except subprocess.TimeoutExpired:
-                    pending = None  # communicate keeps what it has not written yet
-                    if cancel.is_set():
-                        raise Canceled("the job was canceled") from None
-                    if time.monotonic() > deadline:
-                        raise ProviderError(f"{Path(cmd[0]).name} took longer than {timeout:.0f} s") from None
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-    if proc.returncode != 0:
-        raise ProviderError(f"{Path(cmd[0]).name} failed", detail=err.decode(errors="replace")[-500:])
-    return out
+    """Run a tool as the compositor runs ffprobe (its own process group, killed on cancel, time-out or
+    with its parent). Returns stdout; a time-out or a failure is the provider's error."""
+    try:
+        done = ffmpeg.capture(cmd, timeout=timeout, cancel=cancel, stdin=stdin)
+    except subprocess.TimeoutExpired:
+        raise ProviderError(f"{Path(cmd[0]).name} took longer than {timeout:.0f} s") from None
+    if done.returncode != 0:
+        raise ProviderError(f"{Path(cmd[0]).name} failed", detail=done.stderr.decode(errors="replace")[-500:])
+    return done.stdout
 
 
 def pcm16k(request: Request, src: Path) -> bytes:

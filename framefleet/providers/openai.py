@@ -41,7 +41,7 @@ class OpenAIProvider:
     name = "openai"
 
     def http(self, request: Request) -> ProviderHTTP:
-        return ProviderHTTP.bearer(request.config, cancel=request.cancel)
+        return ProviderHTTP.for_config(request.config, cancel=request.cancel)
 
     def model(self, request: Request) -> str:
         return request.model or DEFAULT_MODELS[request.type]

@@ -38,7 +38,7 @@ class ReplicateProvider:
     name = "replicate"
 
     def http(self, request: Request) -> ProviderHTTP:
-        return ProviderHTTP.bearer(request.config, cancel=request.cancel)
+        return ProviderHTTP.for_config(request.config, cancel=request.cancel)
 
     def cancel(self, request: Request) -> None:
         prediction = (request.state or {}).get("id")

@@ -180,16 +180,6 @@ class JobStore(ABC):
         """The job, or None; with ``tenant``, another tenant's job is None too (no existence leak)."""
 
     @abstractmethod
-    def update(self, job_id: str, **changes: Any) -> Job | None:
-        """Change fields that are not the status (progress, stage)."""
-
-    @abstractmethod
-    def transition(self, job_id: str, *, allowed: frozenset[str] | set[str], status: str,
-                   lease_free: bool = False, **changes: Any) -> Job | None:
-        """Atomically move to ``status`` if the current status is in ``allowed`` (and, with ``lease_free``,
-        no worker's lease on the job is still running); None otherwise."""
-
-    @abstractmethod
     def modify(self, job_id: str, change: Callable[[Job], bool]) -> Job | None:
         """Atomically read the job, let ``change`` edit it in place, and write it back; when ``change``
         returns False nothing is written and None is returned (as for a missing job)."""
@@ -203,6 +193,29 @@ class JobStore(ABC):
         """Raise if the store cannot be reached."""
 
     # -- built on the primitives ----------------------------------------------------------------------
+
+    def update(self, job_id: str, **changes: Any) -> Job | None:
+        """Change fields that are not the status (progress, stage)."""
+
+        def change(job: Job) -> bool:
+            for name, value in changes.items():
+                setattr(job, name, value)
+            return True
+
+        return self.modify(job_id, change)
+
+    def transition(self, job_id: str, *, allowed: frozenset[str] | set[str], status: str,
+                   **changes: Any) -> Job | None:
+        """Atomically move to ``status`` if the current status is in ``allowed``; None otherwise."""
+
+        def change(job: Job) -> bool:
+            if job.status not in allowed:
+                return False
+            for name, value in {"status": status, **changes}.items():
+                setattr(job, name, value)
+            return True
+
+        return self.modify(job_id, change)
 
     def start(self, job_id: str, *, worker: str | None = None, lease: float = 30.0) -> Job | None:
         """Claim a job for a worker: queued (or processing after its worker died, its lease run out, or

@@ -8,10 +8,8 @@ A queued job may read local files only under ``FRAMEFLEET_LOCAL_ROOT`` (none at 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from framefleet import leftovers
 from framefleet.assets.cache import CacheDir
 from framefleet.assets.fetch import Fetcher
 from framefleet.errors import FetchError
@@ -38,15 +36,8 @@ class JobFetcher(Fetcher):
         key = str(other.result["key"])
         target = self.settings.cache_dir / "jobs" / other.id / Path(key).name
         cache = CacheDir(self.settings.cache_dir / "jobs", max_bytes=self.settings.cache_max_bytes)
-        if target.is_file():
-            cache.hit(target)
+        if cache.lookup(target):
             return target
-        fd, tmp = leftovers.part_file(target.parent)  # locked until the copy is in place
-        try:
+        with cache.writing(target) as tmp:  # locked until the copy is in place
             self.rt.storage.get(key, tmp)
-            os.replace(tmp, target)
-        finally:
-            os.close(fd)
-            tmp.unlink(missing_ok=True)
-        cache.added(target)
         return target

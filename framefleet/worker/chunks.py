@@ -50,7 +50,7 @@ from framefleet.metrics import definitions as m
 from framefleet.queue.jobs import Job
 from framefleet.worker import endings
 from framefleet.worker.assets import JobFetcher
-from framefleet.worker.lifecycle import Watch
+from framefleet.worker.lifecycle import Watch, fail
 from framefleet.worker.results import record, upload
 from framefleet.worker.runtime import Runtime
 
@@ -163,12 +163,7 @@ def _ended(rt: Runtime, job_id: str, watch: Watch, exc: BaseException, *, last_t
     if isinstance(exc, FramefleetError) and exc.transient and not last_try:
         m.CHUNKS.labels("retried").inc()
         raise exc
-    if not isinstance(exc, Exception):
-        raise exc
-    if not isinstance(exc, FramefleetError):
-        log.error("render chunk of job %s broke", job_id, exc_info=exc)
-        exc = FramefleetError("the render failed unexpectedly")
-    endings.end(rt, job_id, error=exc)
+    fail(rt, job_id, exc, what="render", broke=f"render chunk of job {job_id} broke", logger=log)
 
 
 def run_chunk(rt: Runtime, job_id: str, index: int, *, last_try: bool = True,
@@ -186,7 +181,7 @@ def run_chunk(rt: Runtime, job_id: str, index: int, *, last_try: bool = True,
         log.info("render chunk %d/%d started (frames %d-%d)", index + 1, job.chunks["total"], spans[0].start,
                  spans[-1].end)
         watch = Watch(rt, job_id, job.type)
-        work = Path(tempfile.mkdtemp(dir=_work_root(rt), prefix=f"{job_id}-chunk{index}-"))
+        work = Path(tempfile.mkdtemp(dir=rt.work_root, prefix=f"{job_id}-chunk{index}-"))
         try:
             with watch.running():
                 timeline = _timeline(rt, job, work, cancel=watch.stop, window=Span(spans[0].start, spans[-1].end))
@@ -231,7 +226,7 @@ def run_join(rt: Runtime, job_id: str, *, last_try: bool = True, time_limit: flo
         return  # an early duplicate; the last chunk to finish sends the join again
     with logs.job_context(job_id, job.tenant):
         watch = Watch(rt, job_id, job.type)
-        work = Path(tempfile.mkdtemp(dir=_work_root(rt), prefix=f"{job_id}-join-"))
+        work = Path(tempfile.mkdtemp(dir=rt.work_root, prefix=f"{job_id}-join-"))
         started = time.monotonic()
         try:
             with watch.running():
@@ -274,9 +269,3 @@ def _result(rt: Runtime, job: Job, timeline: Timeline, output: Path, started: fl
         thumbnail=thumbnail, captions=captions, seconds={"render": time.monotonic() - started},
         segments=sum(len(run) for run in job.chunks["spans"]) if job.chunks else 1,
     )
-
-
-def _work_root(rt: Runtime) -> Path:
-    rt.work_root.mkdir(parents=True, exist_ok=True)
-    return rt.work_root
-

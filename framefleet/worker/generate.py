@@ -17,11 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import mimetypes
-import time
 from pathlib import Path
 from typing import Any
 
-from framefleet import policy
 from framefleet.compositor.captions import TimedWord, group_phrases, webvtt
 from framefleet.compositor.probe import probe
 from framefleet.errors import BadInput, BadMedia, FramefleetError, ProviderError, ProviderUnavailable
@@ -33,13 +31,16 @@ from framefleet.providers.limits import slot
 from framefleet.providers.registry import provider
 from framefleet.queue.jobs import Job
 from framefleet.worker.assets import JobFetcher
-from framefleet.worker.lifecycle import Watch, run_job
+from framefleet.worker.lifecycle import Watch, park, run_job
 from framefleet.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 #: A job that found its provider's fleet-wide limit full tries again after this many seconds.
 LIMIT_RETRY_SECONDS = 2.0
+#: A parked job is looked at again this many seconds later at the least (a provider's "poll again now"
+#: still goes through the queue).
+MIN_PARK = 0.05
 #: Words per cue in the ``.vtt`` of a captions result.
 VTT_WORDS = 7
 
@@ -56,19 +57,9 @@ def fetch_media(rt: Runtime, job: Job, cancel: Flag) -> Output:
 def _request(rt: Runtime, job: Job, config: ProviderConfig, watch: Watch, work: Path) -> Request:
     fetcher = JobFetcher(rt, job, cancel=watch.stop)
     return Request(type=job.type, payload=job.payload, config=config, work=work, cancel=watch.stop,
-                   limits=rt.settings.limits, fetch=fetcher.fetch, allow_private_urls=rt.settings.allow_private_urls,
+                   limits=rt.settings.limits, fetch=fetcher.fetch,
                    ffmpeg=rt.settings.ffmpeg, ffprobe=rt.settings.ffprobe, state=job.generation,
                    progress=watch.progress)
-
-
-def _park(rt: Runtime, job: Job, state: dict[str, Any] | None, delay: float, stage: str) -> None:
-    """Release the job (not a finished attempt: ``attempts`` goes back) and look at it again in ``delay`` s."""
-    # No worker holds it (``worker`` None: no death if nobody comes back), and its lease ends a little after
-    # the look-again message is due: should that delayed message be lost with a broker connection, the
-    # lease sweep sends the job again.
-    rt.store.update(job.id, generation=state, lease_until=time.time() + delay + policy.LEASE_SECONDS, worker=None,
-                    attempts=max(0, job.attempts - 1), stage=stage)
-    rt.enqueue(job.queue, job.id, delay=max(0.05, delay))
 
 
 def _config(rt: Runtime, job_type: str) -> ProviderConfig:
@@ -79,20 +70,24 @@ def _config(rt: Runtime, job_type: str) -> ProviderConfig:
     return config
 
 
-def _cancel_upstream(rt: Runtime, job_id: str) -> None:
-    """A parked job canceled while it waited: stop the provider's work before the job is settled."""
+def _cancel_upstream(rt: Runtime, job_id: str) -> Job | None:
+    """A parked job canceled while it waited: stop the provider's work before the job is settled.
+
+    Returns the job as it now stands (read once here, so :func:`run_job` need not read it again)."""
     job = rt.store.get(job_id)
     if job is None or not job.generation or not job.cancel_requested or job.generation.get("canceled"):
-        return
+        return job
     try:
         config = _config(rt, job.type)
         request = Request(type=job.type, payload=job.payload, config=config, work=rt.work_root, cancel=rt.hand_back,
                           limits=rt.settings.limits, fetch=Path, state=job.generation)
         provider(config.provider).cancel(request)
-        rt.store.update(job_id, generation={**job.generation, "canceled": True})
+        changed = rt.store.update(job_id, generation={**job.generation, "canceled": True})
         log.info("generation %s canceled upstream at %s", job_id, config.provider)
+        return changed
     except Exception:
         log.warning("canceling generation %s upstream failed", job_id, exc_info=True)
+        return job
 
 
 def _facts(rt: Runtime, out: Output, cancel: Flag, *, fetched: bool) -> dict[str, Any]:
@@ -157,7 +152,7 @@ def _generate(rt: Runtime, job: Job, watch: Watch, work: Path) -> tuple[dict[str
         if not free:
             m.RATE_LIMIT_WAITS.labels(config.provider, job.type, "fleet").inc()
             m.RATE_LIMIT_SECONDS.labels(config.provider, job.type).inc(LIMIT_RETRY_SECONDS)
-            _park(rt, job, job.generation, LIMIT_RETRY_SECONDS, "fetch")
+            park(rt, job, LIMIT_RETRY_SECONDS, stage="fetch", generation=job.generation, min_delay=MIN_PARK)
             return None
         try:
             done = provider(config.provider).run(request)
@@ -165,14 +160,14 @@ def _generate(rt: Runtime, job: Job, watch: Watch, work: Path) -> tuple[dict[str
             if exc.retry_after is None:
                 raise
             log.info("%s asked us to wait %.0f s; job parked", config.provider, exc.retry_after)
-            _park(rt, job, job.generation, exc.retry_after, "fetch")
+            park(rt, job, exc.retry_after, stage="fetch", generation=job.generation, min_delay=MIN_PARK)
             return None
         except FramefleetError as exc:
             if not exc.transient:
                 m.PROVIDER_FAILURES.labels(config.provider, job.type, exc.code).inc()
             raise
     if isinstance(done, Pending):
-        _park(rt, job, done.state, done.after, "render")
+        park(rt, job, done.after, stage="render", generation=done.state, min_delay=MIN_PARK)
         return None
     watch.progress("render", 1.0)
     # recorded as soon as the provider has done the work: it was consumed even if storing it fails
@@ -186,9 +181,9 @@ def _generate(rt: Runtime, job: Job, watch: Watch, work: Path) -> tuple[dict[str
 
 
 def run_generation(rt: Runtime, job_id: str, *, last_try: bool = True) -> None:
-    _cancel_upstream(rt, job_id)
+    known = _cancel_upstream(rt, job_id)
 
     def body(job: Job, watch: Watch, work: Path) -> tuple[dict[str, Any], float] | None:
         return _generate(rt, job, watch, work)
 
-    run_job(rt, job_id, body, what="generation", last_try=last_try)
+    run_job(rt, job_id, body, what="generation", last_try=last_try, known=known)

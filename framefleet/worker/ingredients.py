@@ -18,17 +18,15 @@ its code and message, at the JSON path of the request.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from framefleet import policy
 from framefleet.compositor.ingredients import Made, Need, check_sizes, content_key, provider_for, resolve
 from framefleet.compositor.spec import RenderSpec, merged
 from framefleet.errors import GenerationFailed
 from framefleet.queue.jobs import CONTENT_KEY_PREFIX, Job, new_id
-from framefleet.worker.lifecycle import Watch
+from framefleet.worker.lifecycle import Watch, park
 from framefleet.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -102,9 +100,9 @@ def _maker(rt: Runtime, render: Job, seen: Progress) -> Any:
 
 
 def resolve_job(rt: Runtime, job: Job, spec: RenderSpec, watch: Watch
-                ) -> tuple[RenderSpec, list[dict[str, Any]]] | None:
-    """The render's spec with its generations in place (and which jobs made them), stored on the job so
-    chunks and redeliveries read it; or None when the render was parked to wait for them."""
+                ) -> tuple[RenderSpec, list[dict[str, Any]], Job] | None:
+    """The render's spec with its generations in place, which jobs made them, and the job with that spec
+    stored on it (so chunks and redeliveries read it); or None when the render was parked to wait for them."""
     from framefleet.compositor.spec import load_spec
 
     doc, _ = merged(job.payload.get("spec"), limits=rt.settings.limits)
@@ -112,19 +110,16 @@ def resolve_job(rt: Runtime, job: Job, spec: RenderSpec, watch: Watch
     resolved = resolve(doc, spec, _maker(rt, job, seen))
     if resolved is None:
         watch.progress("fetch", round(0.1 * (seen.total - seen.pending) / max(1, seen.total), 4))
-        park(rt, job, seen.jobs)
+        _park(rt, job, seen.jobs)
         return None
     ready = load_spec(resolved, limits=rt.settings.limits)
-    rt.store.update(job.id, payload={**job.payload, "spec": resolved, "generations": seen.used}, generation=None)
-    return ready, seen.used
+    stored = rt.store.update(job.id, payload={**job.payload, "spec": resolved, "generations": seen.used},
+                             generation=None)
+    return ready, seen.used, stored or job
 
 
-def park(rt: Runtime, job: Job, waiting: dict[str, str]) -> None:
-    """Let the render go (no thread waits; ``attempts`` goes back) and look again after a growing delay.
-    Its lease ends a little after the look-again message is due, so a lost message is swept up and resent."""
+def _park(rt: Runtime, job: Job, waiting: dict[str, str]) -> None:
+    """Let the render go (:func:`~framefleet.worker.lifecycle.park`) and look again after a growing delay."""
     waits = int((job.generation or {}).get("waits", 0))
     delay = min(rt.settings.render_wait_poll, FIRST_WAIT * 2 ** waits)
-    rt.store.update(job.id, lease_until=time.time() + delay + policy.LEASE_SECONDS, worker=None,
-                    attempts=max(0, job.attempts - 1), stage="fetch",
-                    generation={"waits": waits + 1, "jobs": waiting})
-    rt.enqueue(job.queue, job.id, delay=delay)
+    park(rt, job, delay, stage="fetch", generation={"waits": waits + 1, "jobs": waiting})

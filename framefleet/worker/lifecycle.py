@@ -150,6 +150,34 @@ def hand_back(rt: Runtime, job: Job) -> None:
         log.info("job %s handed back to queue %s", job.id, job.queue)
 
 
+def park(rt: Runtime, job: Job, delay: float, *, stage: str, generation: dict[str, Any] | None,
+         min_delay: float = 0.0) -> None:
+    """Let the job go while it waits on something else (a provider, its generations): no thread waits, and
+    it is not a finished attempt (``attempts`` goes back); its id is sent again after ``delay`` seconds (at
+    least ``min_delay``), with ``generation`` saved for that next look.
+
+    No worker holds it (``worker`` None: no death if nobody comes back), and its lease ends a little after
+    the look-again message is due: should that delayed message be lost with a broker connection, the lease
+    sweep sends the job again."""
+    rt.store.update(job.id, lease_until=time.time() + delay + policy.LEASE_SECONDS, worker=None,
+                    attempts=max(0, job.attempts - 1), stage=stage, generation=generation)
+    rt.enqueue(job.queue, job.id, delay=max(min_delay, delay))
+
+
+def fail(rt: Runtime, job_id: str, exc: BaseException, *, what: str, broke: str,
+         logger: logging.Logger = log) -> None:
+    """End the job with ``exc``: a :class:`FramefleetError` with its own code and message, any other error
+    as "the ``what`` failed unexpectedly", logged with its traceback as ``broke``. What is not an
+    ``Exception`` (SystemExit, KeyboardInterrupt) is re-raised: the process is going, and the lease sweep
+    recovers the job."""
+    if not isinstance(exc, Exception):
+        raise exc
+    if not isinstance(exc, FramefleetError):
+        logger.error("%s", broke, exc_info=exc)
+        exc = FramefleetError(f"the {what} failed unexpectedly")
+    endings.end(rt, job_id, error=exc)
+
+
 def ended(rt: Runtime, job: Job, watch: Watch, exc: BaseException, *, what: str, last_try: bool) -> None:
     """How work that stopped early ends its job, the same for whole jobs, chunks and joins: hand-back at
     shutdown; cancel; a transient error retried by the broker (re-raised, the job queued again) until the
@@ -157,20 +185,14 @@ def ended(rt: Runtime, job: Job, watch: Watch, exc: BaseException, *, what: str,
     if isinstance(exc, Canceled) and watch.reason == "hand_back":
         hand_back(rt, job)
         return
-    if isinstance(exc, FramefleetError):
-        if exc.transient and not last_try:
-            log.warning("%s job %s will be retried: %s%s", what, job.id, exc.message,
-                        f" ({exc.detail})" if exc.detail else "")
-            endings.durably(rt, lambda: rt.store.transition(job.id, allowed={JobStatus.PROCESSING},
-                                                            status=JobStatus.QUEUED, lease_until=0.0, worker=None),
-                            what=f"queueing job {job.id} again")
-            raise exc
-        endings.end(rt, job.id, error=exc)
-        return
-    if not isinstance(exc, Exception):
-        raise exc  # SystemExit, KeyboardInterrupt: the process is going; the lease sweep recovers the job
-    log.error("%s job %s broke", what, job.id, exc_info=exc)
-    endings.end(rt, job.id, error=FramefleetError(f"the {what} failed unexpectedly"))
+    if isinstance(exc, FramefleetError) and exc.transient and not last_try:
+        log.warning("%s job %s will be retried: %s%s", what, job.id, exc.message,
+                    f" ({exc.detail})" if exc.detail else "")
+        endings.durably(rt, lambda: rt.store.transition(job.id, allowed={JobStatus.PROCESSING},
+                                                        status=JobStatus.QUEUED, lease_until=0.0, worker=None),
+                        what=f"queueing job {job.id} again")
+        raise exc
+    fail(rt, job.id, exc, what=what, broke=f"{what} job {job.id} broke")
 
 
 #: The work of one job type: given the claimed job, its watch and a work folder, produce the job's
@@ -179,13 +201,15 @@ def ended(rt: Runtime, job: Job, watch: Watch, exc: BaseException, *, what: str,
 Body = Callable[[Job, Watch, Path], tuple[dict[str, Any], float] | None]
 
 
-def run_job(rt: Runtime, job_id: str, body: Body, *, what: str, last_try: bool = True) -> None:
+def run_job(rt: Runtime, job_id: str, body: Body, *, what: str, last_try: bool = True,
+            known: Job | None = None) -> None:
     """Claim a job, run ``body`` under a watch, and settle the outcome; the shape every job type shares.
 
     Cancel and hand-back stop the work through the watch; permanent errors fail the job at once;
     transient ones put it back to ``queued`` and re-raise so the actor retries, unless this is the last try.
+    ``known`` is the job as just read, when the caller has it (as for :func:`claim`).
     """
-    known = rt.store.get(job_id)
+    known = known or rt.store.get(job_id)
     with logs.job_context(job_id, known.tenant if known else "-"):
         job = claim(rt, job_id, known)
         if job is None:
@@ -193,7 +217,6 @@ def run_job(rt: Runtime, job_id: str, body: Body, *, what: str, last_try: bool =
         log.info("%s job started (attempt %d, queued %.2f s)", job.type, job.attempts,
                  max(0.0, time.time() - job.created_at))
         watch = Watch(rt, job_id, job.type)
-        rt.work_root.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=rt.work_root, prefix=f"{job_id}-"))
         try:
             with watch.running():

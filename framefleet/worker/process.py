@@ -26,9 +26,9 @@ from framefleet.errors import BadInput
 from framefleet.metrics.server import queue_depth
 from framefleet.metrics.setup import mark_dead
 from framefleet.queue.broker import QUEUES
-from framefleet.storage import Storage, open_storage
+from framefleet.storage import Storage
 from framefleet.worker import dispatcher, endings
-from framefleet.worker.actors import JOB_QUEUES
+from framefleet.worker.actors import Actors
 from framefleet.worker.lifecycle import sweep
 from framefleet.worker.runtime import Runtime
 from framefleet.worker.supervisor import Supervisor
@@ -116,10 +116,12 @@ def _check_queues(queues: Sequence[str]) -> None:
         raise BadInput(f"unknown queue(s) {', '.join(sorted(unknown))} (one of {', '.join(QUEUES)})")
 
 
-def run_one(settings: Settings, *, queues: Sequence[str], threads: int, serve_metrics: bool = True) -> int:
-    """Run one worker process until SIGTERM/SIGINT; returns the exit code."""
+def run_one(settings: Settings, *, queues: Sequence[str], threads: int, serve_metrics: bool = True,
+            built: tuple[Runtime, dramatiq.Broker, Actors] | None = None) -> int:
+    """Run one worker process until SIGTERM/SIGINT; returns the exit code. ``built`` is the process's
+    runtime when the caller already built it (:func:`build_runtime`)."""
     _check_queues(queues)
-    rt, broker, _ = build_runtime(settings)
+    rt, broker, _ = built or build_runtime(settings)
     from framefleet.metrics.middleware import MessageMetrics
 
     broker.add_middleware(MessageMetrics())
@@ -140,7 +142,7 @@ def run_one(settings: Settings, *, queues: Sequence[str], threads: int, serve_me
     for worker in pool:
         worker.start()
     threading.Thread(target=_maintenance_loop, args=(rt, stop), daemon=True).start()
-    released = sorted(job_queues & set(JOB_QUEUES))
+    released = sorted(job_queues)  # every queue but webhooks is a job queue (``_check_queues``)
     if released:
         threading.Thread(target=dispatcher.run, args=(rt, released, queue_depth(broker), stop), daemon=True,
                          name="dispatcher").start()
@@ -183,13 +185,14 @@ def run(settings: Settings, *, queues: Sequence[str], processes: int, threads: i
     _check_queues(queues)
     if child:
         return run_one(settings, queues=queues, threads=threads, serve_metrics=False)
-    sweep_leftovers(settings, open_storage(settings))
+    built = build_runtime(settings)  # builds no work folder: the sweep below sees only what others left
+    rt, broker, _ = built
+    sweep_leftovers(settings, rt.storage)
     if processes <= 1:
-        return run_one(settings, queues=queues, threads=threads)
+        return run_one(settings, queues=queues, threads=threads, built=built)
     args = [sys.executable, "-m", "framefleet", "worker", "--child", "--threads", str(threads),
             "--queues", *queues]
     supervisor = Supervisor(args, processes, on_exit=mark_dead)
-    rt, broker, _ = build_runtime(settings)
     server = _serve_metrics(settings, broker, rt, queues, extra={"processes": supervisor.check})
 
     def relay(signum: int, _frame: Any) -> None:

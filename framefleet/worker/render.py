@@ -30,8 +30,7 @@ def run_render(rt: Runtime, job_id: str, *, last_try: bool = True, time_limit: f
             ready = ingredients.resolve_job(rt, job, spec, watch)
             if ready is None:
                 return None  # parked until its generations end
-            spec, made = ready
-            job = rt.store.get(job.id) or job  # chunks read the spec as now stored
+            spec, made, job = ready  # the job as now stored: chunks read its spec
         runs = chunks.plan_chunks(rt, job, spec, cancel=watch.stop)
         if runs is not None:
             chunks.split(rt, job, runs)

@@ -37,14 +37,14 @@ lavfi.r128.true_peak=0.300
 
 
 def test_the_last_integrated_loudness_and_the_largest_true_peak_are_the_mix_s() -> None:
-    measured = loudness.parse(PRINTED)
+    measured = loudness.parse(PRINTED.splitlines(keepends=True))
     assert measured.integrated == -23.0
     assert measured.true_peak == pytest.approx(20 * math.log10(0.501))
 
 
 def test_nothing_printed_is_silence() -> None:
-    assert loudness.parse("") == loudness.Measured(loudness.SILENT_LUFS, -math.inf)
-    assert loudness.level_for(loudness.parse(""), -14) == loudness.Level(0.0)
+    assert loudness.parse([]) == loudness.Measured(loudness.SILENT_LUFS, -math.inf)
+    assert loudness.level_for(loudness.parse([]), -14) == loudness.Level(0.0)
 
 
 def test_one_gain_to_the_target_while_the_peaks_stay_under_the_ceiling() -> None:

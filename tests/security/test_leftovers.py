@@ -33,19 +33,10 @@ from framefleet.storage.local import LocalStorage
 from framefleet.storage.s3 import S3Storage
 from framefleet.worker.generate import run_generation
 from framefleet.worker.runtime import Runtime
-from tests.fleettools import Worker
+from tests.fleettools import Worker, wait_until
 from tests.proctree import alive, ffmpeg_under
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _wait(condition: Any, what: str, timeout: float = 60) -> None:
-    """Poll a condition the test cannot be told about (another process's files), with a deadline."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class Holder:
@@ -87,12 +78,13 @@ def test_sigkilled_render_leftovers_are_swept_by_the_next_worker_and_render(
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     part = out / f".long.webm.{render.pid}.part"
     try:
-        _wait(lambda: ffmpeg_under(render.pid) and part.exists(), "the render's ffmpeg to write its .part file")
+        wait_until(lambda: ffmpeg_under(render.pid) and part.exists(), 60,
+                   "the render's ffmpeg to write its .part file")
         ffmpegs = ffmpeg_under(render.pid)
     finally:
         render.send_signal(signal.SIGKILL)
         render.wait()
-    _wait(lambda: not [pid for pid in ffmpegs if alive(pid)], "ffmpeg to die with its parent")
+    wait_until(lambda: not [pid for pid in ffmpegs if alive(pid)], 60, "ffmpeg to die with its parent")
     stale_work = [p for p in tmp.iterdir() if p.name.startswith(f"framefleet-work-{render.pid}-")]
     assert len(stale_work) == 1 and part.exists()  # what SIGKILL leaves behind
     # what other killed processes leave in the caches and in local storage

@@ -65,11 +65,11 @@ def _mix(streams: Sequence[Stream]) -> Stream | None:
 
 
 def build(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: bool,
-          level: loudness.Level | None, cut: tuple[float, float] | None = None) -> Stream:
+          level: loudness.Level | None, cut: tuple[float, float]) -> Stream:
     """One stereo 48 kHz stream exactly ``seconds`` long, brought to its loudness by ``level`` (what
-    :func:`measure` found, see :mod:`framefleet.compositor.loudness`); with ``cut`` (an
-    ``output.range``), only seconds ``[start, end)`` of it, mixed and normalised as in the whole
-    timeline."""
+    :func:`measure` found, see :mod:`framefleet.compositor.loudness`), then cut to seconds
+    ``[start, end)`` of ``cut`` (an ``output.range``), mixed and normalised as in the whole timeline;
+    a cut that spans the whole mix cuts nothing."""
     whole = _whole(items, ctx, seconds=seconds, duck=duck)
     if level is not None and level.dynamic:
         whole = whole.filter("loudnorm", I=f"{level.target:g}", TP=loudness.CEILING_DBTP, LRA=loudness.DYNAMIC_LRA)
@@ -77,7 +77,7 @@ def build(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: boo
         whole = _conform(whole).filter("apad", whole_dur=f"{seconds:.6f}").filter("atrim", end=f"{seconds:.6f}")
     elif level is not None:
         whole = whole.filter("volume", f"{level.gain_db:.2f}dB")
-    if cut is None or (cut[0] <= 0 and cut[1] >= seconds):
+    if cut[0] <= 0 and cut[1] >= seconds:
         return whole
     return whole.filter("atrim", start=f"{cut[0]:.6f}", end=f"{cut[1]:.6f}").filter("asetpts", "PTS-STARTPTS")
 

@@ -413,12 +413,10 @@ def extent(clip: VisualClip, width: int, height: int) -> tuple[int, int]:
 
 
 def fitted_size(item: VisualItem, canvas: Canvas) -> tuple[int, int] | None:
-    """A video's, image's or colour's fitted size (known from the plan); None for text and captions,
-    whose pictures are measured with their fonts (:mod:`framefleet.compositor.measure`)."""
+    """A video's or image's fitted size (known from the plan); None for the others. Colours, text and
+    captions are measured by :mod:`framefleet.compositor.measure`: colours when the spec is loaded
+    (``load_spec``), before any plan exists, so a colour over the cap never reaches here."""
     clip = item.clip
-    if isinstance(clip, ColorClip):
-        box = geometry.fit(canvas.width, canvas.height, canvas, clip.fit, clip.rest_scale)
-        return box.width, box.height
     if isinstance(clip, VideoClip | ImageClip) and item.media is not None and item.media.width:
         fitted = fit_source(item, canvas)
         return fitted.width, fitted.height

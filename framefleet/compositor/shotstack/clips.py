@@ -86,7 +86,7 @@ def convert_clip(node: Node, frame: Frame, timing: Timing) -> dict[str, Any] | N
     converters = {"video": _video, "image": _image, "caption": _caption}
     if kind in converters:
         out.update(converters[kind](asset, frame))
-        _place(node, out, frame)
+        _place(node, out)
     elif kind in TEXT_ASSETS:
         out.update(_text_asset(kind, asset, frame))
         _place_box(node, asset, out, frame)
@@ -166,12 +166,17 @@ def _audio(asset: Node) -> dict[str, Any]:
     if (volume := asset.number("volume", low=0, high=10)) is not None:
         out["volume"] = volume
     _speed(asset, out)
-    if (effect := asset.string("effect", names.AUDIO_EFFECTS)) is not None:
+    audio_fades(asset, out)
+    asset.done({k: names.INSTEAD.get(f"asset.{k}", "unknown field") for k in asset.raw})
+    return out
+
+
+def audio_fades(node: Node, out: dict[str, Any]) -> None:
+    """Shotstack's audio ``effect`` (an audio asset's or the soundtrack's) as framefleet's fades."""
+    if (effect := node.string("effect", names.AUDIO_EFFECTS)) is not None:
         fade_in, fade_out = names.AUDIO_EFFECTS[effect]
         out.update({"fade_in": names.AUDIO_FADE_SECONDS} if fade_in else {})
         out.update({"fade_out": names.AUDIO_FADE_SECONDS} if fade_out else {})
-    asset.done({k: names.INSTEAD.get(f"asset.{k}", "unknown field") for k in asset.raw})
-    return out
 
 
 def _caption(asset: Node, frame: Frame) -> dict[str, Any]:
@@ -386,7 +391,7 @@ def _xy(node: Node) -> tuple[float, float]:
     return x, y
 
 
-def _place(node: Node, out: dict[str, Any], frame: Frame) -> None:
+def _place(node: Node, out: dict[str, Any]) -> None:
     """``fit``, ``scale``, ``position`` and ``offset`` of a picture: offset.y flips (Shotstack's points up)."""
     if (fit := node.string("fit", names.FIT)) is not None:
         out["fit"] = names.FIT[fit]

@@ -73,8 +73,7 @@ def convert(raw: Any, *, limits: Limits | None = None) -> Converted:
     if not is_edit(raw):
         raise SpecError([Problem("timeline", "required: a Shotstack edit has a timeline")])
     merge = _merge(raw.get("merge"), problems)
-    scalars = {k: v for k, v in merge.items() if isinstance(v, str | int | float | bool)}
-    doc, merge_problems = apply_merge(raw, scalars, budget=limits.max_spec_bytes)
+    doc, merge_problems = apply_merge(raw, merge, budget=limits.max_spec_bytes)
     problems += merge_problems
     edit = Node(doc, "", problems)
     edit.take("merge")
@@ -95,9 +94,10 @@ def convert(raw: Any, *, limits: Limits | None = None) -> Converted:
     return Converted(spec, callback, where)
 
 
-def _merge(value: Any, problems: list[Problem]) -> dict[str, Any]:
-    """``[{"find": "NAME", "replace": "Ana"}]`` → ``{"NAME": "Ana"}``: the edit's ``{{ NAME }}`` take it."""
-    out: dict[str, Any] = {}
+def _merge(value: Any, problems: list[Problem]) -> dict[str, str | int | float | bool]:
+    """``[{"find": "NAME", "replace": "Ana"}]`` → ``{"NAME": "Ana"}``: the edit's ``{{ NAME }}`` take it.
+    Only scalars are kept, so the result goes to ``apply_merge`` as it is."""
+    out: dict[str, str | int | float | bool] = {}
     if value is None:
         return out
     if not isinstance(value, list):
@@ -251,10 +251,7 @@ def _soundtrack(node: Node) -> dict[str, Any]:
         node.problem("src", "required")
     if (volume := node.number("volume", low=0, high=10)) is not None:
         out["volume"] = volume
-    if (effect := node.string("effect", names.AUDIO_EFFECTS)) is not None:
-        fade_in, fade_out = names.AUDIO_EFFECTS[effect]
-        out.update({"fade_in": names.AUDIO_FADE_SECONDS} if fade_in else {})
-        out.update({"fade_out": names.AUDIO_FADE_SECONDS} if fade_out else {})
+    clips.audio_fades(node, out)
     node.done()
     return out
 

@@ -7,7 +7,6 @@ import copy
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from framefleet.queue.jobs import Job, JobStore, deltas
 
@@ -96,25 +95,6 @@ class MemoryJobStore(JobStore):
             if job is None or (tenant is not None and job.tenant != tenant):
                 return None
             return copy.deepcopy(job)
-
-    def update(self, job_id: str, **changes: Any) -> Job | None:
-        def change(job: Job) -> bool:
-            for key, value in changes.items():
-                setattr(job, key, value)
-            return True
-
-        return self.modify(job_id, change)
-
-    def transition(self, job_id: str, *, allowed: frozenset[str] | set[str], status: str,
-                   lease_free: bool = False, **changes: Any) -> Job | None:
-        def change(job: Job) -> bool:
-            if job.status not in allowed or (lease_free and job.lease_until > time.time()):
-                return False
-            for key, value in {"status": status, **changes}.items():
-                setattr(job, key, value)
-            return True
-
-        return self.modify(job_id, change)
 
     def modify(self, job_id: str, change: Callable[[Job], bool]) -> Job | None:
         with self._lock:

@@ -26,9 +26,10 @@ NAMESPACE = "framefleet"
 RETENTION = 30 * 86400
 
 
-#: Atomically: the ids in the leases index with a score below ARGV[1] (at most ARGV[3]), each moved to
-#: ARGV[2], so one sweeper of the fleet gets each lapsed job, and none again until ARGV[2].
-_LAPSED = """
+#: Atomically: the ids in the sorted set KEYS[1] with a score below ARGV[1] (at most ARGV[3]), each moved
+#: to ARGV[2], so one caller of the fleet gets each, and none again until ARGV[2]. Two uses: lapsed leases
+#: (the leases index) and lost releases (released jobs still queued, re-stamped when returned).
+_TAKE_BELOW = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id) end
 return ids
@@ -87,13 +88,6 @@ end
 return taken
 """
 
-#: Released jobs still queued since before ARGV[1] (at most ARGV[3]), each re-stamped ARGV[2].
-_STALE = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id) end
-return ids
-"""
-
 
 class RedisJobStore(JobStore):
     unavailable = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
@@ -101,6 +95,10 @@ class RedisJobStore(JobStore):
     def __init__(self, client: redis.Redis, *, namespace: str = NAMESPACE) -> None:
         self.r = client
         self.ns = namespace
+        # Registered once and run by EVALSHA (``_RELEASE`` runs every 0.1 s per worker): the script's body
+        # is sent again only when Redis lost it (a restart), which the Script object handles itself.
+        self._release = client.register_script(_RELEASE)
+        self._take_below = client.register_script(_TAKE_BELOW)
 
     @classmethod
     def from_url(cls, url: str) -> RedisJobStore:
@@ -177,17 +175,6 @@ class RedisJobStore(JobStore):
             return None
         return job
 
-    def _change(self, job_id: str, allowed: frozenset[str] | set[str] | None, changes: dict[str, Any],
-                lease_free: bool = False) -> Job | None:
-        def change(job: Job) -> bool:
-            if (allowed is not None and job.status not in allowed) or (lease_free and job.lease_until > time.time()):
-                return False
-            for name, value in changes.items():
-                setattr(job, name, value)
-            return True
-
-        return self.modify(job_id, change)
-
     def modify(self, job_id: str, change: Callable[[Job], bool]) -> Job | None:
         key = self._key(job_id)
         while True:
@@ -236,26 +223,19 @@ class RedisJobStore(JobStore):
         return [str(i) for i in self.r.zrangebyscore(f"{self.ns}:queued", "-inf", f"({cutoff}", start=0, num=limit)]
 
     def release(self, queue: str, *, room: int, cap: int) -> list[str]:
-        taken = self.r.eval(_RELEASE, 0, self.ns, queue, room, cap, time.time())
+        taken = self._release(args=[self.ns, queue, room, cap, time.time()])
         return [str(i) for i in taken or []]
 
     def held(self, queue: str) -> int:
         return int(self.r.llen(f"{self.ns}:backlog:{queue}"))
 
     def stale_releases(self, before: float, *, limit: int) -> list[str]:
-        found = self.r.eval(_STALE, 1, f"{self.ns}:released", before, time.time(), limit)
+        found = self._take_below(keys=[f"{self.ns}:released"], args=[before, time.time(), limit])
         return [str(i) for i in found or []]
 
     def lapsed(self, now: float, *, snooze: float, limit: int) -> list[str]:
-        found = self.r.eval(_LAPSED, 1, f"{self.ns}:leases", now, now + snooze, limit)
+        found = self._take_below(keys=[f"{self.ns}:leases"], args=[now, now + snooze, limit])
         return [str(i) for i in found or []]
-
-    def update(self, job_id: str, **changes: Any) -> Job | None:
-        return self._change(job_id, None, changes)
-
-    def transition(self, job_id: str, *, allowed: frozenset[str] | set[str], status: str,
-                   lease_free: bool = False, **changes: Any) -> Job | None:
-        return self._change(job_id, allowed, {"status": status, **changes}, lease_free)
 
     def recent(self, *, tenant: str | None = None, limit: int = 100) -> list[Job]:
         index = f"{self.ns}:jobs:{tenant}" if tenant is not None else f"{self.ns}:jobs"
