@@ -169,27 +169,29 @@ def concat_pictures(pieces: Sequence[Piece], output: Path, runner: Runner) -> Pi
 def render_sound(timeline: Timeline, runner: Runner, output: Path, *, progress: float = 0.0) -> Path:
     """The whole timeline's sound, mixed once, brought to its loudness and encoded, in a file of its own."""
     plan = extract_sounds(timeline, runner, progress=progress)
-    level = measure_level(timeline, plan, runner, progress=progress)
+    level, plan = measure_level(timeline, plan, runner, progress=progress)
     command = graph.compile_sound(plan, encoding=timeline.encoding, output=output, level=level)
     runner.run(command, seconds=plan.duration, share=(progress, 0.0))
     return output
 
 
-def measure_level(timeline: Timeline, plan: Plan, runner: Runner, *, progress: float = 0.0) -> Level | None:
+def measure_level(timeline: Timeline, plan: Plan, runner: Runner, *,
+                  progress: float = 0.0) -> tuple[Level | None, Plan]:
     """The first loudness pass over ``plan``'s mix (its sounds already extracted): the gain and limiting
-    that bring it to ``output.loudness``, or None when the spec leaves levels as they are."""
+    that bring it to ``output.loudness``, and the plan whose sound is that mix, written to a file
+    (:func:`graph.mixed_plan`); or None and ``plan`` as it is, when the spec leaves levels as they are."""
     target = plan.output.loudness
     if target is None or not plan.audio:
-        return None
-    printed = timeline.workdir / "loudness.txt"
-    runner.run(graph.compile_measure(plan, printed=printed), seconds=0, share=(progress, 0.0))
+        return None, plan
+    printed, mixed = timeline.workdir / "loudness.txt", timeline.workdir / "mix.wav"
+    runner.run(graph.compile_measure(plan, printed=printed, mixed=mixed), seconds=0, share=(progress, 0.0))
     with printed.open(encoding="utf-8", errors="replace") as lines:  # a line a 100 ms block: streamed
         measured = loudness.parse(lines)
     printed.unlink(missing_ok=True)
     level = loudness.level_for(measured, target)
     log.debug("mix at %.1f LUFS, true peak %.1f dBTP: %s", measured.integrated, measured.true_peak,
               "loudnorm" if level.dynamic else f"{level.gain_db:+.2f} dB")
-    return level
+    return level, graph.mixed_plan(plan, mixed)
 
 
 class Beside:
@@ -309,8 +311,9 @@ def _render_stage(timeline: Timeline, spans: Sequence[Span], runner: Runner, *, 
         render_still(timeline, runner, part)
         return
     if sound is None:
-        sounded = extract_sounds(timeline, runner) if encoding.audio_codec else plan
-        level = measure_level(timeline, sounded, runner) if encoding.audio_codec else None
+        sounded, level = plan, None
+        if encoding.audio_codec:
+            level, sounded = measure_level(timeline, extract_sounds(timeline, runner), runner)
         at = thumbnail_frame(timeline)
         command = graph.compile_command(sounded, stills=windowed_stills(timeline, plan), encoding=encoding,
                                         output=part, thumbnail=thumbnail,

@@ -79,7 +79,7 @@ def test_one_video_clip() -> None:
         "[s7]fps=fps=30/1[s8]",
         "[1:a]aresample=48000:async=1:first_pts=0[s9]",
         "[s9]aformat=channel_layouts=stereo:sample_fmts=fltp[s10]",
-        "[s10]atrim=end=2.000000[s11]",
+        "[s10]atrim=end_sample=96000[s11]",
         "[s11]asetpts=PTS-STARTPTS[s12]",
         "[s12]apad=whole_dur=2.000000[s13]",
         "[s13]atrim=end=2.000000[s14]",
@@ -303,11 +303,11 @@ def test_the_same_clip_twice_is_decoded_once_and_split() -> None:
         "[1:a]asplit=2[s16][s17]",
         "[s16]aresample=48000:async=1:first_pts=0[s18]",
         "[s18]aformat=channel_layouts=stereo:sample_fmts=fltp[s19]",
-        "[s19]atrim=end=1.000000[s20]",
+        "[s19]atrim=end_sample=48000[s20]",
         "[s20]asetpts=PTS-STARTPTS[s21]",
         "[s17]aresample=48000:async=1:first_pts=0[s22]",
         "[s22]aformat=channel_layouts=stereo:sample_fmts=fltp[s23]",
-        "[s23]atrim=end=1.000000[s24]",
+        "[s23]atrim=end_sample=48000[s24]",
         "[s24]asetpts=PTS-STARTPTS[s25]",
         "[s21][s25]amix=dropout_transition=0:duration=longest:inputs=2:normalize=0[s26]",
         "[s26]apad=whole_dur=1.000000[s27]",
@@ -340,15 +340,15 @@ def test_ducking_and_loudness() -> None:
         "[s0]trim=end_frame=150[s1]",
         "[1:a]aresample=48000:async=1:first_pts=0[s2]",
         "[s2]aformat=channel_layouts=stereo:sample_fmts=fltp[s3]",
-        "[s3]atrim=end=4.000000[s4]",
+        "[s3]atrim=end_sample=192000[s4]",
         "[s4]asetpts=PTS-STARTPTS[s5]",
         "[s5]afade=d=0.5000:st=0:t=in[s6]",
         "[s6]afade=d=1.0000:st=3.0000:t=out[s7]",
-        "[s7]adelay=all=1:delays=1000[s8]",
+        "[s7]adelay=all=1:delays=48000S[s8]",
         "[s8]asplit=2[s9][s10]",
         "[2:a]aresample=48000:async=1:first_pts=0[s11]",
         "[s11]aformat=channel_layouts=stereo:sample_fmts=fltp[s12]",
-        "[s12]atrim=end=5.000000[s13]",
+        "[s12]atrim=end_sample=240000[s13]",
         "[s13]asetpts=PTS-STARTPTS[s14]",
         "[s14]volume=0.3000[s15]",
         "[s15][s10]sidechaincompress=attack=20:ratio=10:release=400:threshold=0.02[s16]",
@@ -446,13 +446,13 @@ def test_mp3_is_the_mix_alone() -> None:
     expected = chain(
         "[0:a]aresample=48000:async=1:first_pts=0[s0]",
         "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
-        "[s1]atrim=end=3.000000[s2]",
+        "[s1]atrim=end_sample=144000[s2]",
         "[s2]asetpts=PTS-STARTPTS[s3]",
         "[s3]volume=2.0000[s4]",
-        "[s4]adelay=all=1:delays=2000[s5]",
+        "[s4]adelay=all=1:delays=96000S[s5]",
         "[1:a]aresample=48000:async=1:first_pts=0[s6]",
         "[s6]aformat=channel_layouts=stereo:sample_fmts=fltp[s7]",
-        "[s7]atrim=end=2.000000[s8]",
+        "[s7]atrim=end_sample=96000[s8]",
         "[s8]asetpts=PTS-STARTPTS[s9]",
         "[s5][s9]amix=dropout_transition=0:duration=longest:inputs=2:normalize=0[s10]",
         "[s10]apad=whole_dur=5.000000[s11]",
@@ -466,6 +466,60 @@ def test_mp3_is_the_mix_alone() -> None:
         "-f", "mov", "-protocol_whitelist", "file", "-t", "2.066667", "-vn", "-i", "/m/a.mp4",
         "-filter_complex", expected,
         "-map", "[s13]",
+        "-f", "mp3", "-ac", "2", "-acodec", "libmp3lame", "-ar", "48000", "-b:a", "192k",
+        "/o/out.mp3",
+    )
+
+
+def test_sounds_that_never_overlap_share_a_lane() -> None:
+    # Four voice clips: 0..1 s and 1..2 s back to back, 0.5..2.5 s over both, 2.5..3 s after it. Two
+    # lanes hold them (no more than two play at once), so amix sums two streams, not four. Each lane
+    # is a concat: a sound is padded with silence up to the next one's first sample (the first of a
+    # lane is delayed to its own), and every length is in samples, so a lane never drifts.
+    cmd = compile_spec({"output": {"format": "mp3"}, "tracks": [
+        {"clips": [{"type": "audio", "src": "m.mp3", "length": 1},
+                   {"type": "audio", "src": "m.mp3", "trim": 1, "length": 1},
+                   {"type": "audio", "src": "m.mp3", "start": 2.5, "length": 0.5}]},
+        {"clips": [{"type": "audio", "src": "m.mp3", "start": 0.5, "length": 2, "trim": 0.5}]}]},
+                       encoding=MP3, output="/o/out.mp3")
+    expected = chain(
+        # lane 1: 0..1 s (48000 samples, padded to 48000 in case its source runs short), then 1..2 s
+        "[0:a]aresample=48000:async=1:first_pts=0[s0]",
+        "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
+        "[s1]atrim=end_sample=48000[s2]",
+        "[s2]asetpts=PTS-STARTPTS[s3]",
+        "[s3]apad=whole_len=48000[s4]",
+        "[1:a]aresample=48000:async=1:first_pts=0[s5]",
+        "[s5]aformat=channel_layouts=stereo:sample_fmts=fltp[s6]",
+        "[s6]atrim=end_sample=48000[s7]",
+        "[s7]asetpts=PTS-STARTPTS[s8]",
+        "[s4][s8]concat=a=1:n=2:v=0[s9]",
+        # lane 2: 0.5..2.5 s delayed 24000 samples and padded to 2.5 s (120000), then 2.5..3 s: a sound
+        # goes to the free lane that fell silent last, so back-to-back sounds stay together
+        "[2:a]aresample=48000:async=1:first_pts=0[s10]",
+        "[s10]aformat=channel_layouts=stereo:sample_fmts=fltp[s11]",
+        "[s11]atrim=end_sample=96000[s12]",
+        "[s12]asetpts=PTS-STARTPTS[s13]",
+        "[s13]adelay=all=1:delays=24000S[s14]",
+        "[s14]apad=whole_len=120000[s15]",
+        "[3:a]aresample=48000:async=1:first_pts=0[s16]",
+        "[s16]aformat=channel_layouts=stereo:sample_fmts=fltp[s17]",
+        "[s17]atrim=end_sample=24000[s18]",
+        "[s18]asetpts=PTS-STARTPTS[s19]",
+        "[s15][s19]concat=a=1:n=2:v=0[s20]",
+        "[s9][s20]amix=dropout_transition=0:duration=longest:inputs=2:normalize=0[s21]",
+        "[s21]apad=whole_dur=3.000000[s22]",
+        "[s22]atrim=end=3.000000[s23]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "mp3", "-protocol_whitelist", "file", "-t", "1.066667", "-vn", "-i", "/m/m.mp3",
+        "-f", "mp3", "-protocol_whitelist", "file", "-ss", "1.000000", "-t", "1.066667", "-vn", "-i", "/m/m.mp3",
+        "-f", "mp3", "-protocol_whitelist", "file", "-ss", "0.500000", "-t", "2.066667", "-vn", "-i", "/m/m.mp3",
+        "-f", "mp3", "-protocol_whitelist", "file", "-t", "0.566667", "-vn", "-i", "/m/m.mp3",
+        "-filter_complex", expected,
+        "-map", "[s23]",
         "-f", "mp3", "-ac", "2", "-acodec", "libmp3lame", "-ar", "48000", "-b:a", "192k",
         "/o/out.mp3",
     )
@@ -533,11 +587,11 @@ def test_a_time_segment_continues_the_timeline_mid_clip() -> None:
 SEGMENTED_MIX = (
         "[0:a]aresample=48000:async=1:first_pts=0[s0]",
         "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
-        "[s1]atrim=end=4.000000[s2]",
+        "[s1]atrim=end_sample=192000[s2]",
         "[s2]asetpts=PTS-STARTPTS[s3]",
         "[1:a]aresample=48000:async=1:first_pts=0[s4]",
         "[s4]aformat=channel_layouts=stereo:sample_fmts=fltp[s5]",
-        "[s5]atrim=end=4.000000[s6]",
+        "[s5]atrim=end_sample=192000[s6]",
         "[s6]asetpts=PTS-STARTPTS[s7]",
         "[s7]volume=0.5000[s8]",
         "[s3][s8]amix=dropout_transition=0:duration=longest:inputs=2:normalize=0[s9]",
@@ -572,8 +626,8 @@ def test_the_sound_of_the_whole_timeline_is_one_command() -> None:
 
 def test_the_loudness_is_measured_over_the_same_mix_first() -> None:
     # The first pass: the same inputs and mix as the sound's, then ebur128 printing its frames to a file
-    # the render reads; no file is written.
-    cmd = graph.compile_measure(plan_of(SEGMENTED), printed=Path("/w/loudness.txt"))
+    # the render reads, and the mix itself written as float PCM for the second pass.
+    cmd = graph.compile_measure(plan_of(SEGMENTED), printed=Path("/w/loudness.txt"), mixed=Path("/w/mix.wav"))
     expected = chain(
         *SEGMENTED_MIX,
         "[s11]ebur128=metadata=1:peak=true[s12]",
@@ -585,8 +639,33 @@ def test_the_loudness_is_measured_over_the_same_mix_first() -> None:
         *SEGMENTED_SOUND_INPUTS,
         "-filter_complex", expected,
         "-map", "[s13]",
-        "-f", "null",
-        "-",
+        "-f", "wav", "-acodec", "pcm_f32le",
+        "/w/mix.wav",
+    )
+
+
+def test_the_second_pass_reads_the_measured_mix_alone() -> None:
+    # After measuring, the sound is the mixed file: one input (no voice, music or ducking left to
+    # redo), the whole 4 s (192000 samples), brought to its level by one gain.
+    plan = graph.mixed_plan(plan_of(SEGMENTED), Path("/w/mix.wav"))
+    cmd = graph.compile_sound(plan, encoding=MP4, output=Path("/w/sound.m4a"), level=Level(4.25))
+    expected = chain(
+        "[0:a]aresample=48000:async=1:first_pts=0[s0]",
+        "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
+        "[s1]atrim=end_sample=192000[s2]",
+        "[s2]asetpts=PTS-STARTPTS[s3]",
+        "[s3]apad=whole_dur=4.000000[s4]",
+        "[s4]atrim=end=4.000000[s5]",
+        "[s5]volume=4.25dB[s6]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "wav", "-protocol_whitelist", "file", "-t", "4.066667", "-vn", "-i", "/w/mix.wav",
+        "-filter_complex", expected,
+        "-map", "[s6]",
+        "-f", "mp4", "-ac", "2", "-acodec", "aac", "-ar", "48000", "-b:a", "192k",
+        "/w/sound.m4a",
     )
 
 
@@ -746,7 +825,7 @@ def test_speed_scales_the_pictures_clock_and_the_sounds_tempo() -> None:
         "[s12]aformat=channel_layouts=stereo:sample_fmts=fltp[s13]",
         "[s13]atempo=0.5[s14]",
         "[s14]atempo=0.5[s15]",
-        "[s15]atrim=end=1.000000[s16]",
+        "[s15]atrim=end_sample=48000[s16]",
         "[s16]asetpts=PTS-STARTPTS[s17]",
         "[s17]apad=whole_dur=1.000000[s18]",
         "[s18]atrim=end=1.000000[s19]",

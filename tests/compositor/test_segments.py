@@ -209,6 +209,28 @@ def test_sound_and_picture_stay_in_sync_at_every_join(seg_media: Path, tmp_path:
         assert abs(onset - at) < 1 / FPS, (flash, onset)
 
 
+def test_back_to_back_sound_cuts_tile_their_lane_to_the_sample(seg_media: Path, tmp_path: Path,
+                                                               settings: Settings) -> None:
+    # 24 one-second cuts of the clock, each starting on a beep: their sounds share one lane (a concat,
+    # each padded to the next one's first sample), so a lane that gained or lost even one sample per
+    # cut would put the last beep 23 samples (0.5 ms) off. The joins fall in the clock's silence, where
+    # a click would show.
+    clips = [{"type": "video", "src": "clock.mov", "trim": n % 7, "length": 1} for n in range(24)]
+    raw = {"output": {"width": W, "height": H, "fps": FPS, "loudness": None}, "tracks": [{"clips": clips}]}
+    result = _render(seg_media, tmp_path / "lane.mp4", settings, Policy(max_inputs=6, max_seconds=60), raw)
+    sound = pcm(result.path, 1)[:, 0]
+    rate = 48000
+    assert abs(len(sound) - 24 * rate) <= 1024  # the AAC stream holds the whole 24 s, to a frame
+    beep = round(rate / FPS)
+    for n in range(24):
+        at = n * rate
+        window = np.abs(sound[max(0, at - 480):at + 480])
+        onset = max(0, at - 480) + int(np.argmax(window > 0.1))
+        assert abs(onset - at) <= 6, (n, onset - at)  # the 1 kHz beep reaches 0.1 within 2 samples
+        quiet = sound[at + beep + 1440:at + rate - 240]  # 30 ms after the beep until 5 ms before the next
+        assert float(np.max(np.abs(quiet), initial=0.0)) < 0.01, n
+
+
 # --- memory -------------------------------------------------------------------------------------------------
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from framefleet.compositor import ffgraph, loudness
+from framefleet.compositor.canvas import Canvas
 from framefleet.compositor.layers.base import Context, Stream
 from framefleet.compositor.plan import AudioItem
 
@@ -35,13 +38,31 @@ def tempo(stream: Stream, speed: float) -> Stream:
     return stream if abs(speed - 1) < 1e-9 else stream.filter("atempo", f"{speed:.6g}")
 
 
-def _item(item: AudioItem, ctx: Context) -> Stream:
+def sample(canvas: Canvas, frame: int) -> int:
+    """The mix's sample at the start of ``frame``: exact at any frame rate (29.97 fps puts frames
+    1601.6 samples apart), so sounds placed by frames never drift from the pictures."""
+    return round(Fraction(frame) * RATE / canvas.fps)
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """A sound ready for its lane: its stream (starting at its first sample) and where it starts
+    and ends in the mix, in samples."""
+
+    stream: Stream
+    start: int
+    end: int
+
+
+def _item(item: AudioItem, ctx: Context) -> _Placed:
     canvas = ctx.canvas
     seconds = canvas.seconds(item.span.frames)
+    start, end = sample(canvas, item.span.start), sample(canvas, item.span.end)
     source = ctx.media_input(item.file, demuxer=item.demuxer, kind="audio", trim=item.trim,
                              frames=item.span.frames, loop=item.loop, speed=item.speed)
     stream = tempo(_conform(source.audio, align=True), item.speed)
-    stream = stream.filter("atrim", end=f"{seconds:.6f}").filter("asetpts", "PTS-STARTPTS")
+    # cut by samples, not seconds: back-to-back sounds then tile their lane exactly
+    stream = stream.filter("atrim", end_sample=end - start).filter("asetpts", "PTS-STARTPTS")
     if item.volume != 1:
         stream = stream.filter("volume", f"{item.volume:.4f}")
     if item.fade_in > 0:
@@ -49,10 +70,43 @@ def _item(item: AudioItem, ctx: Context) -> Stream:
     if item.fade_out > 0:
         d = min(item.fade_out, seconds)
         stream = stream.filter("afade", t="out", st=f"{seconds - d:.4f}", d=f"{d:.4f}")
-    delay = round(canvas.seconds(item.span.start) * 1000)
-    if delay:
-        stream = stream.filter("adelay", delays=str(delay), all=1)
-    return stream
+    return _Placed(stream, start, end)
+
+
+def _lanes(placed: Sequence[_Placed]) -> list[list[_Placed]]:
+    """The sounds of a bus packed onto as few lanes as they need: sounds that never overlap share one.
+
+    ``amix`` sums every input over the whole timeline, silence included, so one input per sound made
+    the mix's work (and its buffers) grow with the number of cuts times the length of the edit: 100
+    cuts of a 10-minute edit took 17 CPU-s to mix. A lane plays its sounds one after the other
+    (``concat``), so the mix sums as many streams as sounds play at once."""
+    lanes: list[list[_Placed]] = []
+    for one in sorted(placed, key=lambda p: (p.start, p.end)):
+        free = [lane for lane in lanes if lane[-1].end <= one.start]
+        if free:
+            max(free, key=lambda lane: lane[-1].end).append(one)  # the lane that fell silent last: cuts stay together
+        else:
+            lanes.append([one])
+    return lanes
+
+
+def _lane(lane: Sequence[_Placed]) -> Stream:
+    """One lane as one stream: each sound padded with silence up to the next one's first sample, the
+    first delayed to its own."""
+    streams = []
+    for n, one in enumerate(lane):
+        stream = one.stream
+        if n == 0 and one.start:
+            stream = stream.filter("adelay", delays=f"{one.start}S", all=1)
+        if n + 1 < len(lane):
+            # the first stream starts at the mix's first sample (it is delayed), the others at their own;
+            # a sound shorter than its span (its source ran out) is padded to the next one too
+            origin = one.start if n else 0
+            stream = stream.filter("apad", whole_len=lane[n + 1].start - origin)
+        streams.append(stream)
+    if len(streams) == 1:
+        return streams[0]
+    return ffgraph.filter(streams, "concat", n=len(streams), v=0, a=1)
 
 
 def _mix(streams: Sequence[Stream]) -> Stream | None:
@@ -62,6 +116,10 @@ def _mix(streams: Sequence[Stream]) -> Stream | None:
         return streams[0]
     return ffgraph.filter(list(streams), "amix", inputs=len(streams), duration="longest", normalize=0,
                          dropout_transition=0)
+
+
+def _bus(items: Sequence[AudioItem], ctx: Context) -> Stream | None:
+    return _mix([_lane(lane) for lane in _lanes([_item(item, ctx) for item in items])])
 
 
 def build(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: bool,
@@ -90,10 +148,8 @@ def measure(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: b
 
 
 def _whole(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: bool) -> Stream:
-    buses: dict[str, list[Stream]] = {"voice": [], "effect": [], "music": []}
-    for item in items:
-        buses[item.role].append(_item(item, ctx))
-    voice, effect, music = (_mix(buses[k]) for k in ("voice", "effect", "music"))
+    voice, effect, music = (_bus([item for item in items if item.role == role], ctx)
+                            for role in ("voice", "effect", "music"))
     if duck and voice is not None and music is not None:
         split = voice.filter_multi_output("asplit")
         voice, key = split[0], split[1]
