@@ -191,6 +191,9 @@ def measure_level(timeline: Timeline, plan: Plan, runner: Runner, *,
     level = loudness.level_for(measured, target)
     log.debug("mix at %.1f LUFS, true peak %.1f dBTP: %s", measured.integrated, measured.true_peak,
               "loudnorm" if level.dynamic else f"{level.gain_db:+.2f} dB")
+    for item in plan.audio:  # the sound cuts are in the mix now: their PCM need not wait for the workdir
+        if item.file.parent == timeline.workdir:
+            item.file.unlink(missing_ok=True)
     return level, graph.mixed_plan(plan, mixed)
 
 
