@@ -356,11 +356,13 @@ def test_ducking_and_loudness() -> None:
         "[s17]apad=whole_dur=5.000000[s18]",
         "[s18]atrim=end=5.000000[s19]",
         "[s19]loudnorm=I=-16:LRA=11:TP=-1.5[s20]",
-        "[s20]aresample=48000[s21]",
-        "[s21]aformat=channel_layouts=stereo:sample_fmts=fltp[s22]",
+        # its first 3 s come as one frame at 192 kHz: 100 ms frames keep the resampler's buffers small
+        "[s20]asetnsamples=n=19200:p=0[s21]",
+        "[s21]aresample=48000[s22]",
+        "[s22]aformat=channel_layouts=stereo:sample_fmts=fltp[s23]",
         # loudnorm drops a last partial 100 ms block: padded back to the exact length
-        "[s22]apad=whole_dur=5.000000[s23]",
-        "[s23]atrim=end=5.000000[s24]",
+        "[s23]apad=whole_dur=5.000000[s24]",
+        "[s24]atrim=end=5.000000[s25]",
     )
     assert cmd.graph == expected
     assert cmd.args == (
@@ -370,7 +372,7 @@ def test_ducking_and_loudness() -> None:
         "-f", "mp3", "-protocol_whitelist", "file", "-ss", "0.500000", "-stream_loop", "-1", "-t", "5.066667", "-vn",
         "-i", "/m/m.mp3",
         "-filter_complex", expected,
-        "-map", "[s1]", "-map", "[s24]",
+        "-map", "[s1]", "-map", "[s25]",
         *CPU_OUT,
         "/o/out.mp4",
     )

@@ -13,6 +13,8 @@ from framefleet.compositor.layers.base import Context, Stream
 from framefleet.compositor.plan import AudioItem
 
 RATE = 48000
+#: The rate loudnorm works (and hands its output on) at.
+LOUDNORM_RATE = 192000
 #: Ducking: how loud the voice must be to pull the music down, and by how much (10:1 above it).
 DUCK = {"threshold": 0.02, "ratio": 10, "attack": 20, "release": 400}
 
@@ -131,6 +133,9 @@ def build(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: boo
     whole = _whole(items, ctx, seconds=seconds, duck=duck)
     if level is not None and level.dynamic:
         whole = whole.filter("loudnorm", I=f"{level.target:g}", TP=loudness.CEILING_DBTP, LRA=loudness.DYNAMIC_LRA)
+        # loudnorm hands on its first 3 s as one frame, at 192 kHz; the resampler's buffers grow to the
+        # largest frame they see and stay (50 MiB): 100 ms frames, as loudnorm sends the rest
+        whole = whole.filter("asetnsamples", n=LOUDNORM_RATE // 10, p=0)
         # loudnorm works in 100 ms blocks and drops a last partial one: pad back to the exact length
         whole = _conform(whole).filter("apad", whole_dur=f"{seconds:.6f}").filter("atrim", end=f"{seconds:.6f}")
     elif level is not None:
