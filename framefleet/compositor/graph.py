@@ -188,7 +188,8 @@ def compile_measure(plan: Plan, *, printed: Path, mixed: Path) -> Command:
     seconds, _, _ = plan.sound_window
     stream = _twice(plan.canvas, lambda ctx: audio.measure(plan.audio, ctx, seconds=seconds, duck=plan.duck,
                                                             printed=printed))
-    return _command(ffgraph.output(stream, str(mixed), f="wav", acodec="pcm_f32le"))
+    # RF64 past 4 GiB (a float stereo mix reaches it at 3 h 6 min; FRAMEFLEET_MAX_DURATION allows that)
+    return _command(ffgraph.output(stream, str(mixed), f="wav", acodec="pcm_f32le", rf64="auto"))
 
 
 def mixed_plan(plan: Plan, mixed: Path) -> Plan:
@@ -219,7 +220,7 @@ def compile_extract(source: Path, cuts: Sequence[tuple[float, float, Path]], *, 
         # the sound on its own timestamps: one that starts after the picture, or has gaps, keeps sync
         # (a WAV has no timestamps; silence stands where the source has no samples)
         args += ["-map", "0:a", "-af", "aresample=async=1:first_pts=0", "-ss", f"{start - first:.6f}",
-                 "-t", f"{seconds:.6f}", "-c:a", "pcm_f32le", "-f", "wav", str(out)]
+                 "-t", f"{seconds:.6f}", "-c:a", "pcm_f32le", "-f", "wav", "-rf64", "auto", str(out)]
     return Command(tuple(args), "")
 
 

@@ -641,7 +641,7 @@ def test_the_loudness_is_measured_over_the_same_mix_first() -> None:
         *SEGMENTED_SOUND_INPUTS,
         "-filter_complex", expected,
         "-map", "[s13]",
-        "-f", "wav", "-acodec", "pcm_f32le",
+        "-f", "wav", "-acodec", "pcm_f32le", "-rf64", "auto",
         "/w/mix.wav",
     )
 
@@ -709,9 +709,9 @@ def test_sound_cuts_are_read_from_their_source_in_one_pass() -> None:
         *GLOBAL,
         "-f", "mov", "-protocol_whitelist", "file", "-ss", "12.000000", "-vn", "-i", "/m/a.mp4",
         "-map", "0:a", "-af", "aresample=async=1:first_pts=0",
-        "-ss", "0.000000", "-t", "3.066667", "-c:a", "pcm_f32le", "-f", "wav", "/w/sound-0000.wav",
+        "-ss", "0.000000", "-t", "3.066667", "-c:a", "pcm_f32le", "-f", "wav", "-rf64", "auto", "/w/sound-0000.wav",
         "-map", "0:a", "-af", "aresample=async=1:first_pts=0",
-        "-ss", "28.500000", "-t", "1.566667", "-c:a", "pcm_f32le", "-f", "wav", "/w/sound-0001.wav",
+        "-ss", "28.500000", "-t", "1.566667", "-c:a", "pcm_f32le", "-f", "wav", "-rf64", "auto", "/w/sound-0001.wav",
     )
     assert cmd.argv(Path("/w/graph.txt")) == ["ffmpeg", *cmd.args]  # no graph, no script
 
