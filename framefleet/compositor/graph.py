@@ -218,8 +218,10 @@ def compile_extract(source: Path, cuts: Sequence[tuple[float, float, Path]], *, 
     args: list[str] = [*GLOBAL_ARGS, *formats.input_args(demuxer), "-ss", f"{first:.6f}", "-vn", "-i", str(source)]
     for start, seconds, out in cuts:
         # the sound on its own timestamps: one that starts after the picture, or has gaps, keeps sync
-        # (a WAV has no timestamps; silence stands where the source has no samples)
-        args += ["-map", "0:a", "-af", "aresample=async=1:first_pts=0", "-ss", f"{start - first:.6f}",
+        # (a WAV has no timestamps; silence stands where the source has no samples), and silence past
+        # its end: every cut is its whole length, and one trimmed past a short sound track is silence,
+        # not a stream with no samples at all (which ends a lane's concat early, and the lane with it)
+        args += ["-map", "0:a", "-af", "aresample=async=1:first_pts=0,apad", "-ss", f"{start - first:.6f}",
                  "-t", f"{seconds:.6f}", "-c:a", "pcm_f32le", "-f", "wav", "-rf64", "auto", str(out)]
     return Command(tuple(args), "")
 

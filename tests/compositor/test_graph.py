@@ -527,6 +527,18 @@ def test_sounds_that_never_overlap_share_a_lane() -> None:
     )
 
 
+def test_a_looping_sound_keeps_a_lane_of_its_own() -> None:
+    # A looping clip (0..12 s, read from its file as it is) then a cut (12..13 s) on the same track: they
+    # never overlap, but only sound cuts extracted to PCM (always their whole length) share a lane.
+    cmd = compile_spec({"output": {"format": "mp3"}, "tracks": [{"clips": [
+        {"type": "video", "src": "a.mp4", "length": 12, "loop": True},
+        {"type": "video", "src": "a.mp4", "length": 1}]}]}, encoding=MP3, output="/o/out.mp3")
+    filters = cmd.graph.split(";")
+    assert "[s7]adelay=all=1:delays=576000S[s8]" in filters  # the cut on a lane of its own, 12 s in
+    assert "[s3][s8]amix=dropout_transition=0:duration=longest:inputs=2:normalize=0[s9]" in filters
+    assert not any("concat" in f for f in filters)
+
+
 #: 4 s: a video (trim 1 s, zooming in over its 120 frames) with a text from 1 s (frame 30) fading in,
 #: and a soundtrack at half volume under the video's own sound.
 SEGMENTED = {"tracks": [
@@ -708,9 +720,9 @@ def test_sound_cuts_are_read_from_their_source_in_one_pass() -> None:
     assert cmd.args == (
         *GLOBAL,
         "-f", "mov", "-protocol_whitelist", "file", "-ss", "12.000000", "-vn", "-i", "/m/a.mp4",
-        "-map", "0:a", "-af", "aresample=async=1:first_pts=0",
+        "-map", "0:a", "-af", "aresample=async=1:first_pts=0,apad",
         "-ss", "0.000000", "-t", "3.066667", "-c:a", "pcm_f32le", "-f", "wav", "-rf64", "auto", "/w/sound-0000.wav",
-        "-map", "0:a", "-af", "aresample=async=1:first_pts=0",
+        "-map", "0:a", "-af", "aresample=async=1:first_pts=0,apad",
         "-ss", "28.500000", "-t", "1.566667", "-c:a", "pcm_f32le", "-f", "wav", "-rf64", "auto", "/w/sound-0001.wav",
     )
     assert cmd.argv(Path("/w/graph.txt")) == ["ffmpeg", *cmd.args]  # no graph, no script

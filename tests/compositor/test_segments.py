@@ -231,6 +231,32 @@ def test_back_to_back_sound_cuts_tile_their_lane_to_the_sample(seg_media: Path, 
         assert float(np.max(np.abs(quiet), initial=0.0)) < 0.01, n
 
 
+def test_a_cut_past_the_end_of_its_sound_is_silence_and_the_lane_plays_on(tmp_path: Path, settings: Settings) -> None:
+    # A phone clip whose sound track stops after 2 s of its 10 s: a cut trimmed at 5 s has no samples at
+    # all. It must be 2 s of silence, and the cuts after it on the same lane must still play (an empty
+    # stream ended the lane's concat, and every later cut was silent). The last cut plays at half speed.
+    ffmpeg("-f", "lavfi", "-i", "testsrc=s=320x180:r=30:d=10", "-f", "lavfi", "-i", "sine=f=440:r=48000:d=2",
+           "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(tmp_path / "short.mp4"))
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x180:r=30:d=10", "-f", "lavfi", "-i", "sine=f=880:r=48000:d=10",
+           "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(tmp_path / "full.mp4"))
+    clips = [{"type": "video", "src": "full.mp4", "length": 1},
+             {"type": "video", "src": "short.mp4", "trim": 5, "length": 2},
+             {"type": "video", "src": "full.mp4", "trim": 3, "length": 1.5},
+             {"type": "video", "src": "short.mp4", "trim": 0.5, "length": 1, "speed": 0.5}]
+    raw = {"output": {"width": W, "height": H, "fps": FPS}, "tracks": [{"clips": clips}]}
+    result = _render(tmp_path, tmp_path / "out.mp4", settings, ONE_PIECE, raw)
+    sound = pcm(result.path, 1)[:, 0]
+    rate = 48000
+    for start, end, tone in ((0.1, 0.9, 880), (1.1, 2.9, 0), (3.1, 4.4, 880), (4.6, 5.4, 440)):
+        part = sound[round(start * rate):round(end * rate)]
+        level = float(np.sqrt(np.mean(part**2)))
+        if not tone:
+            assert level < 0.001, (start, level)
+            continue
+        peak = float(np.fft.rfftfreq(len(part), 1 / rate)[np.argmax(np.abs(np.fft.rfft(part)))])
+        assert level > 0.1 and abs(peak - tone) < 5, (start, level, peak)
+
+
 # --- memory -------------------------------------------------------------------------------------------------
 
 

@@ -54,6 +54,10 @@ class _Placed:
     stream: Stream
     start: int
     end: int
+    #: A looping source, played from the file as it is: it gets a lane of its own. Only the sound cuts
+    #: extracted to PCM (:func:`framefleet.compositor.render.extract_sounds`), which always hold their
+    #: whole length, share one: a lane's ``concat`` ends at the first stream that has no samples at all.
+    alone: bool = False
 
 
 def _item(item: AudioItem, ctx: Context) -> _Placed:
@@ -72,7 +76,7 @@ def _item(item: AudioItem, ctx: Context) -> _Placed:
     if item.fade_out > 0:
         d = min(item.fade_out, seconds)
         stream = stream.filter("afade", t="out", st=f"{seconds - d:.4f}", d=f"{d:.4f}")
-    return _Placed(stream, start, end)
+    return _Placed(stream, start, end, alone=item.loop)
 
 
 def _lanes(placed: Sequence[_Placed]) -> list[list[_Placed]]:
@@ -84,8 +88,8 @@ def _lanes(placed: Sequence[_Placed]) -> list[list[_Placed]]:
     (``concat``), so the mix sums as many streams as sounds play at once."""
     lanes: list[list[_Placed]] = []
     for one in sorted(placed, key=lambda p: (p.start, p.end)):
-        free = [lane for lane in lanes if lane[-1].end <= one.start]
-        if free:
+        free = [lane for lane in lanes if lane[-1].end <= one.start and not lane[0].alone]
+        if free and not one.alone:
             max(free, key=lambda lane: lane[-1].end).append(one)  # the lane that fell silent last: cuts stay together
         else:
             lanes.append([one])
