@@ -40,6 +40,8 @@ MP3 = Encoding("mp3", None, "libmp3lame", {"b:a": "192k", "ar": 48000, "ac": 2})
 GLOBAL = ("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-progress", "pipe:1", "-y")
 #: The short mp4 encoding's output options, as ffmpeg gets them (format first, then sorted).
 CPU_OUT = ("-f", "mp4", "-acodec", "aac", "-crf", "23", "-preset", "veryfast", "-vcodec", "libx264")
+#: The MP3 encoding's output options.
+MP3_OUT = ("-f", "mp3", "-ac", "2", "-acodec", "libmp3lame", "-ar", "48000", "-b:a", "192k")
 #: The sound of a plan with no audio at all: silence exactly as long as the output.
 SILENCE = "anullsrc=r=48000:cl=stereo"
 
@@ -468,7 +470,7 @@ def test_mp3_is_the_mix_alone() -> None:
         "-f", "mov", "-protocol_whitelist", "file", "-t", "2.066667", "-vn", "-i", "/m/a.mp4",
         "-filter_complex", expected,
         "-map", "[s13]",
-        "-f", "mp3", "-ac", "2", "-acodec", "libmp3lame", "-ar", "48000", "-b:a", "192k",
+        *MP3_OUT,
         "/o/out.mp3",
     )
 
@@ -522,7 +524,7 @@ def test_sounds_that_never_overlap_share_a_lane() -> None:
         "-f", "mp3", "-protocol_whitelist", "file", "-t", "0.566667", "-vn", "-i", "/m/m.mp3",
         "-filter_complex", expected,
         "-map", "[s23]",
-        "-f", "mp3", "-ac", "2", "-acodec", "libmp3lame", "-ar", "48000", "-b:a", "192k",
+        *MP3_OUT,
         "/o/out.mp3",
     )
 
