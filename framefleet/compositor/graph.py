@@ -192,6 +192,15 @@ def compile_measure(plan: Plan, *, printed: Path, mixed: Path) -> Command:
     return _command(ffgraph.output(stream, str(mixed), f="wav", acodec="pcm_f32le", rf64="auto"))
 
 
+def compile_stem(plan: Plan, lane: Sequence[AudioItem], *, end: int, output: Path) -> Command:
+    """A run of one lane's sounds (:func:`audio.lanes`) mixed into one float PCM file that ends at frame
+    ``end`` of the timeline to the sample: where the lane's next sound starts (or the run's last one
+    ends). See :data:`framefleet.compositor.render.STEM_CUTS`."""
+    last = audio.sample(plan.canvas, end)
+    stream = _twice(plan.canvas, lambda ctx: audio.stem(lane, ctx, end=last))
+    return _command(ffgraph.output(stream, str(output), f="wav", acodec="pcm_f32le", rf64="auto"))
+
+
 def mixed_plan(plan: Plan, mixed: Path) -> Plan:
     """``plan`` with its sound replaced by its mix in ``mixed`` (written by :func:`compile_measure`):
     one sound, the whole mix long, nothing left to duck."""

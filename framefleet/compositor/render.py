@@ -24,9 +24,10 @@ from framefleet import leftovers
 from framefleet.assets.fetch import Fetcher
 from framefleet.compositor import captions as cap
 from framefleet.compositor import ffmpeg, graph, loudness, raster, segments
+from framefleet.compositor.layers import audio
 from framefleet.compositor.layers.base import Still
 from framefleet.compositor.loudness import Level
-from framefleet.compositor.plan import Plan, Span, still_span
+from framefleet.compositor.plan import AudioItem, Plan, Span, still_span
 from framefleet.compositor.prepare import Timeline, fetch_all, prepare
 from framefleet.compositor.spec import RenderSpec
 from framefleet.config import Settings
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
 #: Share of the render stage's progress given to the join of a segmented render (sound and copy).
 JOIN_SHARE = 0.05
+#: A lane of more sound cuts than this is mixed in stems of this many first (:func:`_stems`).
+STEM_CUTS = 32
 
 
 @dataclass(frozen=True)
@@ -275,7 +278,32 @@ def extract_sounds(timeline: Timeline, runner: Runner, *, progress: float = 0.0)
             items[n] = replace(item, file=out, trim=0.0, demuxer="wav")
         runner.run(graph.compile_extract(source, cuts, demuxer=plan.audio[indexes[0]].demuxer), seconds=0,
                    share=(progress, 0.0))
-    return replace(plan, audio=tuple(items))
+    return _stems(timeline, replace(plan, audio=tuple(items)), runner, progress=progress)
+
+
+def _stems(timeline: Timeline, plan: Plan, runner: Runner, *, progress: float) -> Plan:
+    """``plan`` with each lane of more than :data:`STEM_CUTS` sound cuts mixed in runs of that many
+    first, each run into a PCM file (a stem) as long as the run's place on its lane. The mix then opens
+    a file per run, not per cut: an open input holds about 0.45 MiB, so 1,000 sound cuts held 450 MiB.
+    Stems are exact to the sample, so the lane sounds the same."""
+    canvas = plan.canvas
+    kept: list[AudioItem] = []
+    for role in dict.fromkeys(item.role for item in plan.audio):
+        for lane in audio.lanes([item for item in plan.audio if item.role == role], canvas):
+            if len(lane) <= STEM_CUTS:
+                kept += lane
+                continue
+            for first in range(0, len(lane), STEM_CUTS):
+                run = lane[first:first + STEM_CUTS]
+                end = lane[first + STEM_CUTS].span.start if first + STEM_CUTS < len(lane) else run[-1].span.end
+                out = timeline.workdir / f"stem-{len(kept):04d}.wav"
+                runner.run(graph.compile_stem(plan, run, end=end, output=out), seconds=0, share=(progress, 0.0))
+                for item in run:  # mixed into the stem: the cuts' PCM is not needed any more
+                    if item.file.parent == timeline.workdir:
+                        item.file.unlink(missing_ok=True)
+                kept.append(AudioItem(f"stem-{len(kept):04d}", out, Span(run[0].span.start, end), trim=0.0,
+                                      volume=1.0, role=role, demuxer="wav"))
+    return replace(plan, audio=tuple(kept))
 
 
 def _listing(pieces: Sequence[Piece], timeline: Timeline) -> Path:

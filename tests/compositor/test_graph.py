@@ -541,6 +541,40 @@ def test_a_looping_sound_keeps_a_lane_of_its_own() -> None:
     assert not any("concat" in f for f in filters)
 
 
+def test_a_stem_is_a_run_of_a_lane_mixed_to_the_sample() -> None:
+    # Two voice clips, 1..2 s and 2..3 s, mixed as one stem that ends at frame 105 (3.5 s, where the
+    # lane's next sound would start): from the first one's first sample (no delay), 2.5 s exactly
+    # (120000 samples), into float PCM. The mix then opens this one file instead of the two.
+    plan = plan_of({"output": {"format": "mp3"}, "tracks": [{"clips": [
+        {"type": "audio", "src": "m.mp3", "start": 1, "length": 1},
+        {"type": "audio", "src": "m.mp3", "trim": 1, "length": 1}]}]})
+    cmd = graph.compile_stem(plan, list(plan.audio), end=105, output=Path("/w/stem-0000.wav"))
+    expected = chain(
+        "[0:a]aresample=48000:async=1:first_pts=0[s0]",
+        "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
+        "[s1]atrim=end_sample=48000[s2]",
+        "[s2]asetpts=PTS-STARTPTS[s3]",
+        "[s3]apad=whole_len=48000[s4]",
+        "[1:a]aresample=48000:async=1:first_pts=0[s5]",
+        "[s5]aformat=channel_layouts=stereo:sample_fmts=fltp[s6]",
+        "[s6]atrim=end_sample=48000[s7]",
+        "[s7]asetpts=PTS-STARTPTS[s8]",
+        "[s4][s8]concat=a=1:n=2:v=0[s9]",
+        "[s9]apad=whole_len=120000[s10]",
+        "[s10]atrim=end_sample=120000[s11]",
+    )
+    assert cmd.graph == expected
+    assert cmd.args == (
+        *GLOBAL,
+        "-f", "mp3", "-protocol_whitelist", "file", "-t", "1.066667", "-vn", "-i", "/m/m.mp3",
+        "-f", "mp3", "-protocol_whitelist", "file", "-ss", "1.000000", "-t", "1.066667", "-vn", "-i", "/m/m.mp3",
+        "-filter_complex", expected,
+        "-map", "[s11]",
+        "-f", "wav", "-acodec", "pcm_f32le", "-rf64", "auto",
+        "/w/stem-0000.wav",
+    )
+
+
 #: 4 s: a video (trim 1 s, zooming in over its 120 frames) with a text from 1 s (frame 30) fading in,
 #: and a soundtrack at half volume under the video's own sound.
 SEGMENTED = {"tracks": [

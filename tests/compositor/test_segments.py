@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from framefleet.compositor import render as render_module
 from framefleet.compositor import segments
 from framefleet.compositor.canvas import Canvas
 from framefleet.compositor.plan import Plan, Span, VisualItem
@@ -209,12 +210,14 @@ def test_sound_and_picture_stay_in_sync_at_every_join(seg_media: Path, tmp_path:
         assert abs(onset - at) < 1 / FPS, (flash, onset)
 
 
-def test_back_to_back_sound_cuts_tile_their_lane_to_the_sample(seg_media: Path, tmp_path: Path,
-                                                               settings: Settings) -> None:
+@pytest.mark.parametrize("stem_cuts", [32, 5])
+def test_back_to_back_sound_cuts_tile_their_lane_to_the_sample(seg_media: Path, tmp_path: Path, settings: Settings,
+                                                               stem_cuts: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # 24 one-second cuts of the clock, each starting on a beep: their sounds share one lane (a concat,
     # each padded to the next one's first sample), so a lane that gained or lost even one sample per
     # cut would put the last beep 23 samples (0.5 ms) off. The joins fall in the clock's silence, where
-    # a click would show.
+    # a click would show. With stems of 5 cuts the lane is mixed in 5 files first, and must sound the same.
+    monkeypatch.setattr(render_module, "STEM_CUTS", stem_cuts)
     clips = [{"type": "video", "src": "clock.mov", "trim": n % 7, "length": 1} for n in range(24)]
     raw = {"output": {"width": W, "height": H, "fps": FPS, "loudness": None}, "tracks": [{"clips": clips}]}
     result = _render(seg_media, tmp_path / "lane.mp4", settings, Policy(max_inputs=6, max_seconds=60), raw)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -46,24 +45,41 @@ def sample(canvas: Canvas, frame: int) -> int:
     return round(Fraction(frame) * RATE / canvas.fps)
 
 
-@dataclass(frozen=True)
-class _Placed:
-    """A sound ready for its lane: its stream (starting at its first sample) and where it starts
-    and ends in the mix, in samples."""
-
-    stream: Stream
-    start: int
-    end: int
-    #: A looping source, played from the file as it is: it gets a lane of its own. Only the sound cuts
-    #: extracted to PCM (:func:`framefleet.compositor.render.extract_sounds`), which always hold their
-    #: whole length, share one: a lane's ``concat`` ends at the first stream that has no samples at all.
-    alone: bool = False
+def span_samples(item: AudioItem, canvas: Canvas) -> tuple[int, int]:
+    """Where ``item`` starts and ends in the mix, in samples."""
+    return sample(canvas, item.span.start), sample(canvas, item.span.end)
 
 
-def _item(item: AudioItem, ctx: Context) -> _Placed:
+def lanes(items: Sequence[AudioItem], canvas: Canvas) -> list[list[AudioItem]]:
+    """The sounds of a bus packed onto as few lanes as they need: sounds that never overlap share one.
+
+    ``amix`` sums every input over the whole timeline, silence included, so one input per sound made
+    the mix's work (and its buffers) grow with the number of cuts times the length of the edit: 100
+    cuts of a 10-minute edit took 17 CPU-s to mix. A lane plays its sounds one after the other
+    (``concat``), so the mix sums as many streams as sounds play at once.
+
+    A looping source, played from its file as it is, gets a lane of its own. Only the sound cuts
+    extracted to PCM (:func:`framefleet.compositor.render.extract_sounds`), which always hold their
+    whole length, share one: a lane's ``concat`` ends at the first stream that has no samples at all."""
+    packed: list[list[AudioItem]] = []
+    ends: list[int] = []
+    for item in sorted(items, key=lambda i: span_samples(i, canvas)):
+        start, end = span_samples(item, canvas)
+        free = [n for n, lane in enumerate(packed) if ends[n] <= start and not lane[0].loop]
+        if free and not item.loop:
+            n = max(free, key=lambda k: ends[k])  # the lane that fell silent last: cuts stay together
+            packed[n].append(item)
+            ends[n] = end
+        else:
+            packed.append([item])
+            ends.append(end)
+    return packed
+
+
+def _item(item: AudioItem, ctx: Context) -> Stream:
     canvas = ctx.canvas
     seconds = canvas.seconds(item.span.frames)
-    start, end = sample(canvas, item.span.start), sample(canvas, item.span.end)
+    start, end = span_samples(item, canvas)
     source = ctx.media_input(item.file, demuxer=item.demuxer, kind="audio", trim=item.trim,
                              frames=item.span.frames, loop=item.loop, speed=item.speed)
     stream = tempo(_conform(source.audio, align=True), item.speed)
@@ -76,43 +92,34 @@ def _item(item: AudioItem, ctx: Context) -> _Placed:
     if item.fade_out > 0:
         d = min(item.fade_out, seconds)
         stream = stream.filter("afade", t="out", st=f"{seconds - d:.4f}", d=f"{d:.4f}")
-    return _Placed(stream, start, end, alone=item.loop)
+    return stream
 
 
-def _lanes(placed: Sequence[_Placed]) -> list[list[_Placed]]:
-    """The sounds of a bus packed onto as few lanes as they need: sounds that never overlap share one.
-
-    ``amix`` sums every input over the whole timeline, silence included, so one input per sound made
-    the mix's work (and its buffers) grow with the number of cuts times the length of the edit: 100
-    cuts of a 10-minute edit took 17 CPU-s to mix. A lane plays its sounds one after the other
-    (``concat``), so the mix sums as many streams as sounds play at once."""
-    lanes: list[list[_Placed]] = []
-    for one in sorted(placed, key=lambda p: (p.start, p.end)):
-        free = [lane for lane in lanes if lane[-1].end <= one.start and not lane[0].alone]
-        if free and not one.alone:
-            max(free, key=lambda lane: lane[-1].end).append(one)  # the lane that fell silent last: cuts stay together
-        else:
-            lanes.append([one])
-    return lanes
-
-
-def _lane(lane: Sequence[_Placed]) -> Stream:
-    """One lane as one stream: each sound padded with silence up to the next one's first sample, the
-    first delayed to its own."""
+def _lane(lane: Sequence[AudioItem], ctx: Context, origin: int = 0) -> Stream:
+    """One lane as one stream, from sample ``origin`` of the mix: each sound padded with silence up to
+    the next one's first sample, the first delayed to its own."""
+    starts = [span_samples(item, ctx.canvas)[0] - origin for item in lane]
     streams = []
-    for n, one in enumerate(lane):
-        stream = one.stream
-        if n == 0 and one.start:
-            stream = stream.filter("adelay", delays=f"{one.start}S", all=1)
+    for n, item in enumerate(lane):
+        stream = _item(item, ctx)
+        if n == 0 and starts[0]:
+            stream = stream.filter("adelay", delays=f"{starts[0]}S", all=1)
         if n + 1 < len(lane):
-            # the first stream starts at the mix's first sample (it is delayed), the others at their own;
+            # the first stream starts at the lane's first sample (it is delayed), the others at their own;
             # a sound shorter than its span (its source ran out) is padded to the next one too
-            origin = one.start if n else 0
-            stream = stream.filter("apad", whole_len=lane[n + 1].start - origin)
+            stream = stream.filter("apad", whole_len=starts[n + 1] - (starts[n] if n else 0))
         streams.append(stream)
     if len(streams) == 1:
         return streams[0]
     return ffgraph.filter(streams, "concat", n=len(streams), v=0, a=1)
+
+
+def stem(lane: Sequence[AudioItem], ctx: Context, *, end: int) -> Stream:
+    """A run of one lane's sounds mixed on their own, from the first one's first sample to sample
+    ``end`` of the mix exactly (where the lane's next sound starts): :func:`lanes` long enough to open
+    too many files at once are mixed in stems first (``render.STEM_CUTS``)."""
+    origin = span_samples(lane[0], ctx.canvas)[0]
+    return _lane(lane, ctx, origin).filter("apad", whole_len=end - origin).filter("atrim", end_sample=end - origin)
 
 
 def _mix(streams: Sequence[Stream]) -> Stream | None:
@@ -125,7 +132,7 @@ def _mix(streams: Sequence[Stream]) -> Stream | None:
 
 
 def _bus(items: Sequence[AudioItem], ctx: Context) -> Stream | None:
-    return _mix([_lane(lane) for lane in _lanes([_item(item, ctx) for item in items])])
+    return _mix([_lane(lane, ctx) for lane in lanes(items, ctx.canvas)])
 
 
 def build(items: Sequence[AudioItem], ctx: Context, *, seconds: float, duck: bool,
