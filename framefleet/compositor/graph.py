@@ -218,12 +218,18 @@ def compile_join(*, pictures: Path, sound: Path, encoding: Encoding, output: Pat
                     "-map", "0:v", "-map", "1:a", "-c", "copy", *options, "-f", encoding.format, str(output)), "")
 
 
+#: Seconds of a source decoded before the first cut a pass extracts (:func:`compile_extract`).
+EXTRACT_PREROLL = 0.5
+
+
 def compile_extract(source: Path, cuts: Sequence[tuple[float, float, Path]], *, demuxer: str) -> Command:
     """One pass over ``source``'s sound, writing each cut (``start`` and ``seconds`` in the source) to its
     own PCM file. The decoder reads the source once, from the earliest cut; each output keeps its own
     range, to the sample. See :func:`framefleet.compositor.render.join` for why. ``source`` is a
     customer's file, opened only with ``demuxer``, the one its probe found."""
-    first = min(start for start, _, _ in cuts)
+    # decoding starts a little before the first cut: a compressed sound decoded from a seek point lacks
+    # its decoder's overlap for the first frame, a click if that frame were in the cut
+    first = max(0.0, min(start for start, _, _ in cuts) - EXTRACT_PREROLL)
     args: list[str] = [*GLOBAL_ARGS, *formats.input_args(demuxer), "-ss", f"{first:.6f}", "-vn", "-i", str(source)]
     for start, seconds, out in cuts:
         # the sound on its own timestamps: one that starts after the picture, or has gaps, keeps sync

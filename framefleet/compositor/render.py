@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
 #: Share of the render stage's progress given to the join of a segmented render (sound and copy).
 JOIN_SHARE = 0.05
-#: A lane of more sound cuts than this is mixed in stems of this many first (:func:`_stems`).
+#: A lane of more sound cuts than this is mixed in stems of this many first (:func:`_stems`), and
+#: one pass over a source extracts at most this many cuts (:func:`extract_sounds`).
 STEM_CUTS = 32
 
 
@@ -261,6 +262,9 @@ def extract_sounds(timeline: Timeline, runner: Runner, *, progress: float = 0.0)
     point starts without its decoder's overlap, a small click at every cut. One-piece and segmented
     renders both mix from these files, so they sound the same. Looping sounds (a soundtrack) stay as
     they are: they are one input each.
+
+    A pass writes at most :data:`STEM_CUTS` cuts, in the order they come in the source: an output
+    holds about 0.4 MiB, and 500 cuts of one recording in one pass held 250 MiB.
     """
     plan, canvas = timeline.plan, timeline.plan.canvas
     slack = 2 / float(canvas.fps)
@@ -270,14 +274,16 @@ def extract_sounds(timeline: Timeline, runner: Runner, *, progress: float = 0.0)
             by_file.setdefault(item.file, []).append(n)
     items = list(plan.audio)
     for source, indexes in by_file.items():
-        cuts = []
-        for n in indexes:
-            item = plan.audio[n]
-            out = timeline.workdir / f"sound-{n:04d}.wav"
-            cuts.append((item.trim, item.source_seconds(canvas) + slack * item.speed, out))  # speed: more source
-            items[n] = replace(item, file=out, trim=0.0, demuxer="wav")
-        runner.run(graph.compile_extract(source, cuts, demuxer=plan.audio[indexes[0]].demuxer), seconds=0,
-                   share=(progress, 0.0))
+        ordered = sorted(indexes, key=lambda n: plan.audio[n].trim)
+        for first in range(0, len(ordered), STEM_CUTS):
+            cuts = []
+            for n in ordered[first:first + STEM_CUTS]:
+                item = plan.audio[n]
+                out = timeline.workdir / f"sound-{n:04d}.wav"
+                cuts.append((item.trim, item.source_seconds(canvas) + slack * item.speed, out))  # speed: more source
+                items[n] = replace(item, file=out, trim=0.0, demuxer="wav")
+            runner.run(graph.compile_extract(source, cuts, demuxer=plan.audio[indexes[0]].demuxer), seconds=0,
+                       share=(progress, 0.0))
     return _stems(timeline, replace(plan, audio=tuple(items)), runner, progress=progress)
 
 

@@ -749,17 +749,18 @@ def test_canvas_fps_is_exact() -> None:
 
 
 def test_sound_cuts_are_read_from_their_source_in_one_pass() -> None:
-    # Two cuts of one recording: the decoder starts at the first (12 s) and each output keeps its range.
+    # Two cuts of one recording: the decoder starts half a second before the first (12 s), so the
+    # first cut has its decoder's overlap too, and each output keeps its range.
     cmd = graph.compile_extract(Path("/m/a.mp4"), [(12.0, 3.066667, Path("/w/sound-0000.wav")),
                                                    (40.5, 1.566667, Path("/w/sound-0001.wav"))], demuxer="mov")
     assert cmd.graph == ""
     assert cmd.args == (
         *GLOBAL,
-        "-f", "mov", "-protocol_whitelist", "file", "-ss", "12.000000", "-vn", "-i", "/m/a.mp4",
+        "-f", "mov", "-protocol_whitelist", "file", "-ss", "11.500000", "-vn", "-i", "/m/a.mp4",
         "-map", "0:a", "-af", "aresample=async=1:first_pts=0,apad",
-        "-ss", "0.000000", "-t", "3.066667", "-c:a", "pcm_f32le", "-f", "wav", "-rf64", "auto", "/w/sound-0000.wav",
+        "-ss", "0.500000", "-t", "3.066667", "-c:a", "pcm_f32le", "-f", "wav", "-rf64", "auto", "/w/sound-0000.wav",
         "-map", "0:a", "-af", "aresample=async=1:first_pts=0,apad",
-        "-ss", "28.500000", "-t", "1.566667", "-c:a", "pcm_f32le", "-f", "wav", "-rf64", "auto", "/w/sound-0001.wav",
+        "-ss", "29.000000", "-t", "1.566667", "-c:a", "pcm_f32le", "-f", "wav", "-rf64", "auto", "/w/sound-0001.wav",
     )
     assert cmd.argv(Path("/w/graph.txt")) == ["ffmpeg", *cmd.args]  # no graph, no script
 
