@@ -475,6 +475,23 @@ def test_mp3_is_the_mix_alone() -> None:
     )
 
 
+#: Two one-second sounds of m.mp3 back to back on a lane, the first from 0 s of the file, the second
+#: from 1 s: 48000 samples each, the first padded to the second's first sample (in case its source
+#: runs short), joined by concat into [s9].
+BACK_TO_BACK = (
+    "[0:a]aresample=48000:async=1:first_pts=0[s0]",
+    "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
+    "[s1]atrim=end_sample=48000[s2]",
+    "[s2]asetpts=PTS-STARTPTS[s3]",
+    "[s3]apad=whole_len=48000[s4]",
+    "[1:a]aresample=48000:async=1:first_pts=0[s5]",
+    "[s5]aformat=channel_layouts=stereo:sample_fmts=fltp[s6]",
+    "[s6]atrim=end_sample=48000[s7]",
+    "[s7]asetpts=PTS-STARTPTS[s8]",
+    "[s4][s8]concat=a=1:n=2:v=0[s9]",
+)
+
+
 def test_sounds_that_never_overlap_share_a_lane() -> None:
     # Four voice clips: 0..1 s and 1..2 s back to back, 0.5..2.5 s over both, 2.5..3 s after it. Two
     # lanes hold them (no more than two play at once), so amix sums two streams, not four. Each lane
@@ -487,17 +504,7 @@ def test_sounds_that_never_overlap_share_a_lane() -> None:
         {"clips": [{"type": "audio", "src": "m.mp3", "start": 0.5, "length": 2, "trim": 0.5}]}]},
                        encoding=MP3, output="/o/out.mp3")
     expected = chain(
-        # lane 1: 0..1 s (48000 samples, padded to 48000 in case its source runs short), then 1..2 s
-        "[0:a]aresample=48000:async=1:first_pts=0[s0]",
-        "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
-        "[s1]atrim=end_sample=48000[s2]",
-        "[s2]asetpts=PTS-STARTPTS[s3]",
-        "[s3]apad=whole_len=48000[s4]",
-        "[1:a]aresample=48000:async=1:first_pts=0[s5]",
-        "[s5]aformat=channel_layouts=stereo:sample_fmts=fltp[s6]",
-        "[s6]atrim=end_sample=48000[s7]",
-        "[s7]asetpts=PTS-STARTPTS[s8]",
-        "[s4][s8]concat=a=1:n=2:v=0[s9]",
+        *BACK_TO_BACK,  # lane 1: 0..1 s, then 1..2 s
         # lane 2: 0.5..2.5 s delayed 24000 samples and padded to 2.5 s (120000), then 2.5..3 s: a sound
         # goes to the free lane that fell silent last, so back-to-back sounds stay together
         "[2:a]aresample=48000:async=1:first_pts=0[s10]",
@@ -550,16 +557,7 @@ def test_a_stem_is_a_run_of_a_lane_mixed_to_the_sample() -> None:
         {"type": "audio", "src": "m.mp3", "trim": 1, "length": 1}]}]})
     cmd = graph.compile_stem(plan, list(plan.audio), end=105, output=Path("/w/stem-0000.wav"))
     expected = chain(
-        "[0:a]aresample=48000:async=1:first_pts=0[s0]",
-        "[s0]aformat=channel_layouts=stereo:sample_fmts=fltp[s1]",
-        "[s1]atrim=end_sample=48000[s2]",
-        "[s2]asetpts=PTS-STARTPTS[s3]",
-        "[s3]apad=whole_len=48000[s4]",
-        "[1:a]aresample=48000:async=1:first_pts=0[s5]",
-        "[s5]aformat=channel_layouts=stereo:sample_fmts=fltp[s6]",
-        "[s6]atrim=end_sample=48000[s7]",
-        "[s7]asetpts=PTS-STARTPTS[s8]",
-        "[s4][s8]concat=a=1:n=2:v=0[s9]",
+        *BACK_TO_BACK,
         "[s9]apad=whole_len=120000[s10]",
         "[s10]atrim=end_sample=120000[s11]",
     )
