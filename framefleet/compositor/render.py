@@ -195,10 +195,16 @@ def measure_level(timeline: Timeline, plan: Plan, runner: Runner, *,
     level = loudness.level_for(measured, target)
     log.debug("mix at %.1f LUFS, true peak %.1f dBTP: %s", measured.integrated, measured.true_peak,
               "loudnorm" if level.dynamic else f"{level.gain_db:+.2f} dB")
-    for item in plan.audio:  # the sound cuts are in the mix now: their PCM need not wait for the workdir
+    _drop_mixed(plan.audio, timeline)
+    return level, graph.mixed_plan(plan, mixed)
+
+
+def _drop_mixed(items: Sequence[AudioItem], timeline: Timeline) -> None:
+    """Delete the PCM that ``items`` were extracted to (files in the workdir; a customer's file is
+    never touched) once they are mixed into a stem or the mix: it need not wait for the workdir."""
+    for item in items:
         if item.file.parent == timeline.workdir:
             item.file.unlink(missing_ok=True)
-    return level, graph.mixed_plan(plan, mixed)
 
 
 class Beside:
@@ -304,9 +310,7 @@ def _stems(timeline: Timeline, plan: Plan, runner: Runner, *, progress: float) -
                 end = lane[first + STEM_CUTS].span.start if first + STEM_CUTS < len(lane) else run[-1].span.end
                 out = timeline.workdir / f"stem-{len(kept):04d}.wav"
                 runner.run(graph.compile_stem(plan, run, end=end, output=out), seconds=0, share=(progress, 0.0))
-                for item in run:  # mixed into the stem: the cuts' PCM is not needed any more
-                    if item.file.parent == timeline.workdir:
-                        item.file.unlink(missing_ok=True)
+                _drop_mixed(run, timeline)
                 kept.append(AudioItem(f"stem-{len(kept):04d}", out, Span(run[0].span.start, end), trim=0.0,
                                       volume=1.0, role=role, demuxer="wav"))
     return replace(plan, audio=tuple(kept))

@@ -63,8 +63,7 @@ def lanes(items: Sequence[AudioItem], canvas: Canvas) -> list[list[AudioItem]]:
     whole length, share one: a lane's ``concat`` ends at the first stream that has no samples at all."""
     packed: list[list[AudioItem]] = []
     ends: list[int] = []
-    for item in sorted(items, key=lambda i: span_samples(i, canvas)):
-        start, end = span_samples(item, canvas)
+    for (start, end), item in sorted(((span_samples(i, canvas), i) for i in items), key=lambda p: p[0]):
         free = [n for n, lane in enumerate(packed) if ends[n] <= start and not lane[0].loop]
         if free and not item.loop:
             n = max(free, key=lambda k: ends[k])  # the lane that fell silent last: cuts stay together
