@@ -2,11 +2,12 @@
 
 Each configuration starts its own ``framefleet worker`` processes (one render thread each) on a real
 redis-server started here, with results in a local folder, and times one job from ``submit`` to
-``completed``. The unsplit run uses ``chunks=1``; the split run ``chunks=N``. On this 2-core machine
-two workers share the same cores, so expect little gain: the figure that matters is the split on a
-machine (or a fleet) with a core budget per worker, e.g. ``--workers 4`` on a 16-core host.
+``completed``. The unsplit run uses ``chunks=1``; each split run ``chunks=N`` on N workers (2 and 4 by
+default), and the speed-up of each against the unsplit run is printed. On a 2-core machine the workers
+share the same cores, so expect little gain: the figure that matters is the split on a machine (or a
+fleet) with a core budget per worker, e.g. 4 workers on a 16-core host (target: 3x or more).
 
-    python bench/chunks_bench.py [--workers 2] [--seconds 120]
+    python bench/chunks_bench.py [--workers 2 4] [--seconds 120]
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def run(env: dict[str, str], workers: int, chunks: int, raw: dict[str, Any]) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=2, help="workers (and chunks) of the split run")
+    parser.add_argument("--workers", type=int, nargs="+", default=[2, 4],
+                        help="workers (and chunks) of each split run")
     parser.add_argument("--seconds", type=float, default=120.0, help="length of the timeline")
     args = parser.parse_args()
     make_all(MEDIA)
@@ -88,16 +90,20 @@ def main() -> None:
         print(f"timeline: {args.seconds:.0f} s at {W}x{H}, {FPS} fps, {len(raw['tracks'][0]['clips'])} cuts, "
               f"titles, captions, music; {cores} cores")
         one = run(env, 1, 1, raw)
-        many = run(env, args.workers, args.workers, raw)
+        split = [run(env, n, n, raw) for n in args.workers]
     finally:
         redis.stop()
-    for r in (one, many):
+    for r in (one, *split):
         print(f"{r['workers']} worker(s), {r['chunks']} chunk(s): {r['seconds']:7.1f} s   "
               f"{r['duration'] / r['seconds']:5.2f}x realtime")
-    print(f"speed-up 1 -> {args.workers} workers = {one['seconds'] / many['seconds']:.2f}x   "
-          f"(all workers share this machine's {cores} cores)")
+    for r in split:
+        n = r["workers"]
+        where = (f"the {n} workers share this machine's {cores} cores" if (cores or 1) < 4 * n
+                 else f"{(cores or 1) // n} cores a worker")
+        target = "   (target >= 3x with 4 cores a worker)" if n == 4 else ""
+        print(f"speed-up 1 -> {n} workers = {one['seconds'] / r['seconds']:.2f}x   ({where}){target}")
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"chunks-{args.workers}.json").write_text(json.dumps({"one": one, "many": many}, indent=2))
+    (OUT / "chunks.json").write_text(json.dumps({"one": one, "split": split, "cores": cores}, indent=2))
 
 
 if __name__ == "__main__":
