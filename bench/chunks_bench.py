@@ -98,10 +98,9 @@ def main() -> None:
               f"{r['duration'] / r['seconds']:5.2f}x realtime")
     for r in split:
         n = r["workers"]
-        where = (f"the {n} workers share this machine's {cores} cores" if (cores or 1) < 4 * n
-                 else f"{(cores or 1) // n} cores a worker")
         target = "   (target >= 3x with 4 cores a worker)" if n == 4 else ""
-        print(f"speed-up 1 -> {n} workers = {one['seconds'] / r['seconds']:.2f}x   ({where}){target}")
+        print(f"speed-up 1 -> {n} workers = {one['seconds'] / r['seconds']:.2f}x   "
+              f"({(cores or 1) / n:g} cores a worker on this {cores}-core machine){target}")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "chunks.json").write_text(json.dumps({"one": one, "split": split, "cores": cores}, indent=2))
 
