@@ -308,11 +308,12 @@ def _stems(timeline: Timeline, plan: Plan, runner: Runner, *, progress: float) -
             for first in range(0, len(lane), STEM_CUTS):
                 run = lane[first:first + STEM_CUTS]
                 end = lane[first + STEM_CUTS].span.start if first + STEM_CUTS < len(lane) else run[-1].span.end
-                out = timeline.workdir / f"stem-{len(kept):04d}.wav"
+                name = f"stem-{len(kept):04d}"
+                out = timeline.workdir / f"{name}.wav"
                 runner.run(graph.compile_stem(plan, run, end=end, output=out), seconds=0, share=(progress, 0.0))
                 _drop_mixed(run, timeline)
-                kept.append(AudioItem(f"stem-{len(kept):04d}", out, Span(run[0].span.start, end), trim=0.0,
-                                      volume=1.0, role=role, demuxer="wav"))
+                kept.append(AudioItem(name, out, Span(run[0].span.start, end), trim=0.0, volume=1.0, role=role,
+                                      demuxer="wav"))
     return replace(plan, audio=tuple(kept))
 
 
