@@ -6,7 +6,7 @@ at the top or inside a function), so a shortcut upwards fails here before it tan
     providers/                                      generation providers
     compositor/ · queue/ · storage/ · metrics/      the render engine, job state and broker, results, metrics
     assets/                                         fetching sources
-    config · provider_config · errors · flags · policy · logs · leftovers · jsonload: the base
+    config · provider_config · errors · flags · policy · logs · leftovers · jsonload · threads: the base
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 import framefleet
 
 ROOT = Path(framefleet.__file__).parent
-BASE = {"config", "errors", "flags", "policy", "logs", "leftovers", "jsonload", "provider_config", "__init__"}
+BASE = {"config", "errors", "flags", "policy", "logs", "leftovers", "jsonload", "provider_config", "threads",
+        "__init__"}
 PROGRAMS = {"cli", "client", "doctor", "samples", "__main__"}
 #: What each layer may import besides itself and the base.
 ALLOWED: dict[str, set[str]] = {
