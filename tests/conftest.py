@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from framefleet.compositor import probe
 from framefleet.config import Settings
 from tests.fleettools import SECRET, Receiver, RedisServer, Worker, free_port, receiver_server
 from tests.mediatools import ffmpeg
@@ -22,6 +23,12 @@ def _solid(path: Path, color: str, size: str = "320x240", seconds: float = 3, to
     if tone:
         args += ["-f", "lavfi", "-i", f"sine=f={tone}:r=48000:d={seconds}", "-c:a", "aac", "-shortest"]
     ffmpeg(*args, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path))
+
+
+@pytest.fixture(autouse=True)
+def _probes_forgotten() -> None:
+    """Each test starts with nothing probed in memory, as a new process does (tests count ffprobe runs)."""
+    probe.forget()
 
 
 @pytest.fixture(scope="session")

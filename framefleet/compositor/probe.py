@@ -13,6 +13,8 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -142,11 +144,18 @@ def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 6
           cache_dir: Path | None = None, cache_entries: int = 100_000, cancel: Flag | None = None) -> MediaInfo:
     """Probe one file. ``name`` is how the customer knows it (their ``src``), never our local path.
 
-    With ``cache_dir``, results are kept per (file, size, modification time): templates re-rendered with
-    the same assets skip a process start per source; at most ``cache_entries`` of them, least recently
-    used evicted first.
+    Results are kept per (file, size, modification time): in this process's memory (the last
+    :data:`MEMORY_ENTRIES`: a source probed as soon as it was fetched is not probed again when the
+    plan is built), and with ``cache_dir`` on disk, where templates re-rendered with the same assets
+    skip a process start per source; at most ``cache_entries`` of them, least recently used evicted
+    first.
     """
-    entry = _cache_entry(path, cache_dir) if cache_dir is not None else None
+    key = _file_key(path)
+    if key is not None and (known := _remembered(key)) is not None:
+        if isinstance(known, BadMedia):  # the same file version fails the same way: not probed twice
+            raise BadMedia(known.message, detail=known.detail)
+        return known
+    entry = cache_dir / "probe" / key[:2] / f"{key}.json" if cache_dir is not None and key is not None else None
     cache = CacheDir(cache_dir / "probe", max_files=cache_entries) if cache_dir is not None else None
     if entry is not None and CacheDir.lookup(entry):
         try:
@@ -154,26 +163,68 @@ def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 6
             cached = MediaInfo(**data)
             # entries from before the allowlist have no demuxer; from before display sizes, no frame size
             if cached.demuxer in formats.DEMUXERS and "frame_width" in data:
+                _remember(key, cached)
                 return cached
         except (OSError, ValueError, TypeError):
             pass  # unreadable or from an older version: probe again
-    info = _run_ffprobe(path, name=name, ffprobe=ffprobe, timeout=timeout, cancel=cancel)
+    try:
+        info = _run_ffprobe(path, name=name, ffprobe=ffprobe, timeout=timeout, cancel=cancel)
+    except ProbeTimeout:
+        raise  # a busy machine may read it in time later
+    except BadMedia as exc:
+        _remember(key, exc)
+        raise
     if entry is not None and cache is not None:
         try:
             with cache.writing(entry) as tmp:
                 tmp.write_text(json.dumps(dataclasses.asdict(info)))
         except OSError:
             pass  # a read-only cache only costs speed
+    _remember(key, info)
     return info
 
 
-def _cache_entry(path: Path, cache_dir: Path) -> Path | None:
+class ProbeTimeout(BadMedia):
+    """ffprobe did not finish in time. Not remembered: the machine may only have been busy."""
+
+
+#: Probe results this process keeps in memory (a few hundred bytes each), the file versions it could
+#: not use among them.
+MEMORY_ENTRIES = 1024
+_memory: OrderedDict[str, MediaInfo | BadMedia] = OrderedDict()
+_memory_lock = threading.Lock()
+
+
+def forget() -> None:
+    """Drop what this process remembers (the disk cache stays): as a new process would start."""
+    with _memory_lock:
+        _memory.clear()
+
+
+def _remembered(key: str) -> MediaInfo | BadMedia | None:
+    with _memory_lock:
+        info = _memory.get(key)
+        if info is not None:
+            _memory.move_to_end(key)
+        return info
+
+
+def _remember(key: str | None, found: MediaInfo | BadMedia) -> None:
+    if key is not None:
+        with _memory_lock:
+            _memory[key] = found
+            _memory.move_to_end(key)
+            while len(_memory) > MEMORY_ENTRIES:
+                _memory.popitem(last=False)
+
+
+def _file_key(path: Path) -> str | None:
+    """The file's version: its real path, size and modification time (a replaced file is a new key)."""
     try:
         stat = path.stat()
     except OSError:
         return None
-    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
-    return cache_dir / "probe" / key[:2] / f"{key}.json"
+    return hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
 
 
 def _run_ffprobe(path: Path, *, name: str, ffprobe: str, timeout: float,
@@ -187,7 +238,7 @@ def _run_ffprobe(path: Path, *, name: str, ffprobe: str, timeout: float,
         try:
             done = ffmpeg.capture(cmd, timeout=timeout, cancel=cancel)
         except subprocess.TimeoutExpired:
-            raise BadMedia(f"{name} could not be read in time") from None
+            raise ProbeTimeout(f"{name} could not be read in time") from None
     errors = done.stderr.decode(errors="replace")[-2000:]
     if done.returncode != 0:
         if "not on whitelist" in errors:  # a playlist, a list of files, a network description...

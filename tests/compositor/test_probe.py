@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from framefleet.compositor.probe import parse_probe, probe
+from framefleet.compositor.probe import forget, parse_probe, probe
 from framefleet.errors import BadMedia
 from tests.mediatools import ffmpeg
 
@@ -58,6 +58,7 @@ def test_a_cache_entry_from_before_the_demuxer_was_kept_is_probed_again(tmp_path
     old = json.loads(entry.read_text())
     del old["demuxer"]
     entry.write_text(json.dumps(old))
+    forget()  # as another process, or the next release, would find it: on disk only
     with pytest.raises(FileNotFoundError):  # not served from the old entry: ffprobe is needed again
         probe(clip, name="clip.mp4", ffprobe="/nonexistent/ffprobe", cache_dir=tmp_path / "cache")
     assert probe(clip, name="clip.mp4", cache_dir=tmp_path / "cache") == first
@@ -72,3 +73,32 @@ def test_a_cut_short_fast_start_mp4_is_bad_media(tmp_path: Path, media: Path) ->
     assert probe(whole, name="whole.mp4").duration == pytest.approx(3, 0.05)
     with pytest.raises(BadMedia, match=r"^cut\.mp4 is truncated"):
         probe(cut, name="cut.mp4")
+
+
+def counting_ffprobe(tmp_path: Path, body: str = 'exec ffprobe "$@"') -> tuple[str, Path]:
+    """An ffprobe that notes each run in a log, then does ``body``."""
+    log, tool = tmp_path / "runs.log", tmp_path / "ffprobe"
+    tool.write_text(f"#!/bin/sh\necho run >> {log}\n{body}\n")
+    tool.chmod(0o755)
+    return str(tool), log
+
+
+def test_a_file_version_that_cannot_be_used_is_not_probed_twice(tmp_path: Path, media: Path) -> None:
+    """A source probed as it arrived is probed again by the plan: a bad file fails both at one ffprobe."""
+    tool, log = counting_ffprobe(tmp_path)
+    bad = Path(shutil.copy(media / "corrupt.mp4", tmp_path / "bad.mp4"))
+    for _ in range(2):
+        with pytest.raises(BadMedia, match=r"^bad\.mp4 cannot be decoded$"):
+            probe(bad, name="bad.mp4", ffprobe=tool)
+    assert log.read_text().count("run") == 1
+    shutil.copy(media / "red.mp4", bad)  # a new version of the file is probed, and this one is good
+    assert probe(bad, name="bad.mp4", ffprobe=tool).has_video
+    assert log.read_text().count("run") == 2
+
+
+def test_a_probe_that_ran_out_of_time_is_not_remembered(tmp_path: Path, media: Path) -> None:
+    stuck, _ = counting_ffprobe(tmp_path, "exec sleep 60")
+    clip = Path(shutil.copy(media / "red.mp4", tmp_path / "clip.mp4"))
+    with pytest.raises(BadMedia, match=r"^clip\.mp4 could not be read in time$"):
+        probe(clip, name="clip.mp4", ffprobe=stuck, timeout=0.5)
+    assert probe(clip, name="clip.mp4").has_video  # read again, in time: the slow run was not kept
