@@ -57,6 +57,7 @@ bench: system-test venv
 	$(PY) bench/render_bench.py
 	$(PY) bench/cuts_bench.py
 	$(PY) bench/chunks_bench.py
+	$(PY) bench/fetch_bench.py
 	$(PY) bench/captions_bench.py
 	$(PY) bench/queue_bench.py
 	$(PY) bench/chaos_bench.py

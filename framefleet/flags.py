@@ -21,3 +21,13 @@ def check(cancel: Flag | None) -> None:
     """Raise :class:`Canceled` when ``cancel`` is set: the one check every step between long ones makes."""
     if cancel is not None and cancel.is_set():
         raise Canceled("the job was canceled")
+
+
+class AnyOf:
+    """Set when any of its flags is: a job's cancel, and a batch's own "stop" when one part of it failed."""
+
+    def __init__(self, *flags: Flag | None) -> None:
+        self.flags = [flag for flag in flags if flag is not None]
+
+    def is_set(self) -> bool:
+        return any(flag.is_set() for flag in self.flags)

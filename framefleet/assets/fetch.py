@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -20,7 +23,7 @@ from framefleet.assets import places
 from framefleet.assets.cache import CacheDir
 from framefleet.config import Settings
 from framefleet.errors import Canceled, FetchError, TransientFetchError
-from framefleet.flags import Flag
+from framefleet.flags import AnyOf, Flag
 
 if TYPE_CHECKING:
     from framefleet.assets.netguard import Watchdog
@@ -60,9 +63,21 @@ class Fetcher:
         self.confined = confined
         self.cancel = cancel
         self._s3 = s3_client
+        self._lock = threading.Lock()  # a render fetches its sources on several threads
         self.downloads = 0  # remote fetches that missed the cache (observable in tests and logs)
 
     # -- public ---------------------------------------------------------------------------------------
+
+    @contextmanager
+    def stopped_by(self, stop: Flag) -> Iterator[None]:
+        """Fetches inside the block also end when ``stop`` is set: a batch of downloads stops the others
+        when one of them fails for good."""
+        outer = self.cancel
+        self.cancel = AnyOf(outer, stop)
+        try:
+            yield
+        finally:
+            self.cancel = outer
 
     def local_path(self, src: str) -> Path | None:
         """The file a local source names, or None for remote sources. Does not check existence."""
@@ -123,7 +138,8 @@ class Fetcher:
             return target
         with cache.writing(target) as tmp, tmp.open("wb") as sink:
             download(url, sink)
-        self.downloads += 1
+        with self._lock:
+            self.downloads += 1
         return target
 
     def _limit(self, size: int) -> None:
@@ -158,6 +174,7 @@ class Fetcher:
             parts = urlsplit(current)
             conn = open_connection(current, timeout=limits.download_timeout,
                                    allow_private=self.settings.allow_private_urls)
+            response = None
             try:
                 path = parts.path or "/"
                 if parts.query:
@@ -188,6 +205,8 @@ class Fetcher:
                 return
             finally:
                 watchdog.sock = None
+                if response is not None:
+                    response.close()  # a download ended early still holds the socket's file
                 conn.close()
         raise FetchError("too many redirects")
 
@@ -226,6 +245,10 @@ class Fetcher:
             raise TransientFetchError("object storage failed", detail=str(exc)) from None
 
     def _s3_client(self) -> Any:
+        with self._lock:  # one client for every thread (boto3 clients are thread-safe, sessions are not)
+            return self._make_s3_client()
+
+    def _make_s3_client(self) -> Any:
         if self._s3 is None:
             import boto3
             from botocore.config import Config

@@ -6,6 +6,8 @@ fleet worker, the join) starts from the same :class:`Timeline`, so all of them a
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from framefleet.compositor.text import is_font_file
 from framefleet.config import Limits, Settings
 from framefleet.errors import BadInput, BadMedia, FetchError, Problem, SpecError
 from framefleet.flags import Flag, check
+from framefleet.threads import each
 
 
 @dataclass(frozen=True)
@@ -88,21 +91,42 @@ def sources(spec: RenderSpec) -> dict[str, list[str]]:
     return {src: [path for path, _ in used] for src, used in spec_uses(spec).items()}
 
 
+#: Sources fetched at once (browsers open six connections a host): a render of ten remote clips waits
+#: about for its largest, not for the sum of them.
+FETCH_THREADS = 6
+
+
 def fetch_all(spec: RenderSpec, fetcher: Fetcher, *, cancel: Flag | None = None) -> dict[str, Path]:
     """Fetch every source; all missing ones are reported together, each at its JSON path.
+
+    Sources are fetched :data:`FETCH_THREADS` at a time, and each media source is probed as soon as it
+    is here (the plan finds it probed: :func:`probe.probe` remembers), so probing overlaps the other
+    downloads. A failure that is not the source's fault (a timeout, a 5xx) or a cancel stops the other
+    downloads and is raised.
 
     When some cannot be fetched, the ones that were are probed before the error is raised, so one
     error names every unusable source, missing and undecodable alike (the fix-one-rerun-find-the-next
     loop is what SPEC §3's "every error" rules out)."""
-    files: dict[str, Path] = {}
-    problems: list[Problem] = []
-    for src, paths in sources(spec).items():
+    used = sources(spec)
+    media = media_sources(spec)
+    stop = threading.Event()
+
+    def one(src: str) -> Path | list[Problem]:
         try:
-            files[src] = fetcher.fetch(src)
+            path = fetcher.fetch(src)
         except FetchError as exc:
-            problems += [Problem(p, exc.message) for p in paths]
+            return [Problem(p, exc.message) for p in used[src]]
         except ValueError:  # a NUL in a path, a malformed IPv6 host
-            problems += [Problem(p, NOT_A_SOURCE) for p in paths]
+            return [Problem(p, NOT_A_SOURCE) for p in used[src]]
+        if src in media:  # bad media is reported at its JSON paths when the plan probes it again
+            with contextlib.suppress(BadMedia):
+                _probe(src, path, fetcher.settings, cancel=fetcher.cancel)
+        return path
+
+    with fetcher.stopped_by(stop):
+        found = each(one, list(used), threads=FETCH_THREADS, on_error=stop.set)
+    files = {src: got for src, got in zip(used, found, strict=True) if isinstance(got, Path)}
+    problems = [problem for got in found if not isinstance(got, Path) for problem in got]
     if problems:
         problems += media_problems(spec, files, fetcher.settings, cancel=cancel or fetcher.cancel)
         raise SpecError(problems)
@@ -124,14 +148,18 @@ def _probe_each(spec: RenderSpec, files: Mapping[str, Path], settings: Settings,
 
     def one(src: str) -> MediaInfo | BadMedia:
         try:
-            return probe.probe(files[src], name=src, ffprobe=settings.ffprobe, cache_dir=settings.cache_dir,
-                               cache_entries=settings.probe_cache_max_entries, cancel=cancel)
+            return _probe(src, files[src], settings, cancel=cancel)
         except BadMedia as exc:
             return exc
 
     # ffprobe is mostly process start-up: probing in parallel makes many sources cost about one.
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(wanted)))) as pool:
         return dict(zip(wanted, pool.map(one, wanted), strict=True))
+
+
+def _probe(src: str, file: Path, settings: Settings, *, cancel: Flag | None) -> MediaInfo:
+    return probe.probe(file, name=src, ffprobe=settings.ffprobe, cache_dir=settings.cache_dir,
+                       cache_entries=settings.probe_cache_max_entries, cancel=cancel)
 
 
 def media_problems(spec: RenderSpec, files: Mapping[str, Path], settings: Settings, *,

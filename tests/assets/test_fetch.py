@@ -11,6 +11,8 @@ import pytest
 
 from framefleet.assets.fetch import Fetcher
 from framefleet.assets.netguard import address_allowed
+from framefleet.compositor.prepare import fetch_all, plan_for
+from framefleet.compositor.spec import RenderSpec, load_spec
 from framefleet.config import Settings
 from framefleet.errors import FetchError, TransientFetchError
 
@@ -133,3 +135,96 @@ def test_local_paths_relative_to_the_spec_and_roots(tmp_path: Path) -> None:
     rooted = Fetcher(Settings(), base_dir=tmp_path, local_root=tmp_path / "inside")
     with pytest.raises(FetchError, match="outside the configured media root"):
         rooted.fetch("a.png")
+
+
+# --- a render's sources, fetched together -----------------------------------------------------------
+
+
+class Gate(http.server.BaseHTTPRequestHandler):
+    """``/together/…`` answers only once three such requests are in (a barrier: it proves they were
+    fetched at once, without timing anything); ``/hang`` sends its headers, then waits for ``release``;
+    ``/media/<name>`` serves a file of ``folder``."""
+
+    barrier = threading.Barrier(3)
+    release = threading.Event()
+    folder = Path()
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/together"):
+            try:
+                Gate.barrier.wait(timeout=20)
+            except threading.BrokenBarrierError:
+                self.send_response(500)  # fetched one after another: the test fails with a 5xx
+                self.end_headers()
+                return
+            body = b"WEBVTT\n\n00:00.000 --> 00:01.000\nhello\n"
+        elif self.path == "/hang":
+            self.send_response(200)
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.wfile.flush()
+            Gate.release.wait(30)
+            return
+        elif self.path.startswith("/media/"):
+            body = (Gate.folder / self.path.removeprefix("/media/")).read_bytes()
+        else:
+            self.send_response(503)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def gate(media: Path) -> Iterator[str]:
+    Gate.barrier, Gate.release, Gate.folder = threading.Barrier(3), threading.Event(), media
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gate)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    Gate.release.set()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def captions_spec(*urls: str) -> RenderSpec:
+    return load_spec({"output": {"width": 320, "height": 240, "fps": 10}, "tracks": [
+        {"clips": [{"type": "captions", "src": url, "length": 1}]} for url in urls]})
+
+
+def test_a_render_s_sources_are_fetched_at_once(tmp_path: Path, gate: str) -> None:
+    urls = [f"{gate}/together/{n}.vtt" for n in range(3)]
+    files = fetch_all(captions_spec(*urls), fetcher(tmp_path))
+    assert sorted(files) == sorted(urls) and all(p.read_bytes().startswith(b"WEBVTT") for p in files.values())
+
+
+def test_a_server_error_stops_the_other_downloads_and_is_raised(tmp_path: Path, gate: str) -> None:
+    """``/hang`` would take 30 s: the 503 of the other source ends it (the watchdog shuts its socket),
+    and nothing of it is left in the cache."""
+    f = fetcher(tmp_path)
+    with pytest.raises(TransientFetchError, match="HTTP 503"):
+        fetch_all(captions_spec(f"{gate}/hang", f"{gate}/boom.vtt"), f)
+    assert not Gate.release.is_set()  # it did not wait for the hanging download to end by itself
+    assert f.cancel is None and not list((tmp_path / "cache").rglob("*.part*"))
+
+
+def test_media_is_probed_as_it_arrives_and_not_again_for_the_plan(tmp_path: Path, gate: str) -> None:
+    log = tmp_path / "ffprobe.log"
+    counting = tmp_path / "ffprobe"
+    counting.write_text(f'#!/bin/sh\necho run >> {log}\nexec ffprobe "$@"\n')
+    counting.chmod(0o755)
+    spec = load_spec({"output": {"width": 320, "height": 240, "fps": 10}, "tracks": [{"clips": [
+        {"type": "video", "src": f"{gate}/media/red.mp4"}, {"type": "video", "src": f"{gate}/media/green.mp4"}]}]})
+    f = fetcher(tmp_path, FRAMEFLEET_FFPROBE=str(counting))
+    files = fetch_all(spec, f)
+    assert log.read_text().count("run") == 2
+    plan = plan_for(spec, files, f.settings)
+    assert log.read_text().count("run") == 2  # the plan found both probed
+    assert plan.frames == 70  # 3 s of red, then 4 s of green, at 10 fps
