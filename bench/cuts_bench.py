@@ -69,7 +69,8 @@ TITLE_EVERY = 30.0
 ONE_PIECE = {"FRAMEFLEET_SEGMENT_INPUTS": "100000", "FRAMEFLEET_SEGMENT_SECONDS": "100000"}
 #: The encoder settings framefleet uses for ``quality: standard`` on a CPU (``encoders.choose``).
 BARE_ARGS = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "high", "-pix_fmt", "yuv420p",
-             "-g", "60", "-c:a", "aac", "-b:a", "192k", "-ar", "48000", "-ac", "2", "-movflags", "+faststart")
+             "-g", "60", "-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k", "-ar", "48000", "-ac", "2",
+             "-movflags", "+faststart")
 TIMEOUT = 4 * 3600.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 #: Before each run, wait (up to QUIET_PATIENCE s) until other processes use fewer cores than this.

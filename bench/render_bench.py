@@ -87,8 +87,8 @@ def engine_bare(out: Path) -> float:
     started = time.perf_counter()
     subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(source),
                     "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "high",
-                    "-pix_fmt", "yuv420p", "-g", "60", "-c:a", "aac", "-b:a", "192k", "-ar", "48000",
-                    "-movflags", "+faststart", str(out)], check=True)
+                    "-pix_fmt", "yuv420p", "-g", "60", "-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k",
+                    "-ar", "48000", "-movflags", "+faststart", str(out)], check=True)
     return time.perf_counter() - started
 
 

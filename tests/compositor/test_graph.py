@@ -12,7 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from framefleet.compositor import graph
+from framefleet.compositor import encoders, graph
 from framefleet.compositor.encoders import Encoding
 from framefleet.compositor.layers.base import Still
 from framefleet.compositor.loudness import Level
@@ -31,7 +31,7 @@ FILES = {src: Path("/m") / src for src in MEDIA}
 CPU = Encoding("mp4", "libx264", "aac", {"preset": "veryfast", "crf": 23})
 MP4 = Encoding("mp4", "libx264", "aac", {
     "preset": "veryfast", "crf": 23, "profile:v": "high", "b:a": "192k", "ar": 48000, "ac": 2,
-    "movflags": "+faststart", "pix_fmt": "yuv420p", "g": 60,
+    "aac_coder": "fast", "movflags": "+faststart", "pix_fmt": "yuv420p", "g": 60,
 })
 GIF = Encoding("gif", "gif", None, {"loop": 0})
 MP3 = Encoding("mp3", None, "libmp3lame", {"b:a": "192k", "ar": 48000, "ac": 2})
@@ -44,6 +44,10 @@ CPU_OUT = ("-f", "mp4", "-acodec", "aac", "-crf", "23", "-preset", "veryfast", "
 MP3_OUT = ("-f", "mp3", "-ac", "2", "-acodec", "libmp3lame", "-ar", "48000", "-b:a", "192k")
 #: The sound of a plan with no audio at all: silence exactly as long as the output.
 SILENCE = "anullsrc=r=48000:cl=stereo"
+
+
+def test_the_encodings_here_are_the_ones_framefleet_chooses() -> None:
+    assert [encoders.choose(fmt, "standard", "cpu", 30) for fmt in ("mp4", "gif", "mp3")] == [MP4, GIF, MP3]
 
 
 def plan_of(raw: dict[str, Any]) -> Plan:
@@ -674,7 +678,7 @@ def test_the_sound_of_the_whole_timeline_is_one_command() -> None:
         *SEGMENTED_SOUND_INPUTS,
         "-filter_complex", expected,
         "-map", "[s12]",
-        "-f", "mp4", "-ac", "2", "-acodec", "aac", "-ar", "48000", "-b:a", "192k",
+        "-f", "mp4", "-aac_coder", "fast", "-ac", "2", "-acodec", "aac", "-ar", "48000", "-b:a", "192k",
         "/w/sound.m4a",
     )
 
@@ -719,7 +723,7 @@ def test_the_second_pass_reads_the_measured_mix_alone() -> None:
         "-f", "wav", "-protocol_whitelist", "file", "-t", "4.066667", "-vn", "-i", "/w/mix.wav",
         "-filter_complex", expected,
         "-map", "[s6]",
-        "-f", "mp4", "-ac", "2", "-acodec", "aac", "-ar", "48000", "-b:a", "192k",
+        "-f", "mp4", "-aac_coder", "fast", "-ac", "2", "-acodec", "aac", "-ar", "48000", "-b:a", "192k",
         "/w/sound.m4a",
     )
 
@@ -797,8 +801,6 @@ def test_clip_filter_is_one_filter_on_its_layer() -> None:
 def test_image_output_is_the_one_frame_at_its_time() -> None:
     # format jpg, at 0.5 s: frame 15 alone (a window of the plan), greyscale as hue=s=0, written by the
     # image2 muxer as one JPEG (update: a '%d' in the name is not a pattern), full-range 4:2:0.
-    from framefleet.compositor import encoders
-
     plan = plan_of({"output": {"width": 320, "height": 240, "format": "jpg", "at": 0.5}, "tracks": [
         {"clips": [{"type": "image", "src": "p.jpg", "length": 1, "filter": "greyscale"}]}]})
     cmd = graph.compile_command(plan.window(Span(15, 16)), stills={},
