@@ -15,6 +15,7 @@ from framefleet.compositor.prepare import fetch_all, plan_for
 from framefleet.compositor.spec import RenderSpec, load_spec
 from framefleet.config import Settings
 from framefleet.errors import FetchError, TransientFetchError
+from tests.httptools import QuietHandler
 
 BODY = b"x" * 5000
 
@@ -140,7 +141,7 @@ def test_local_paths_relative_to_the_spec_and_roots(tmp_path: Path) -> None:
 # --- a render's sources, fetched together -----------------------------------------------------------
 
 
-class Gate(http.server.BaseHTTPRequestHandler):
+class Gate(QuietHandler):
     """``/together/…`` answers only once three such requests are in (a barrier: it proves they were
     fetched at once, without timing anything); ``/hang`` sends its headers, then waits for ``release``;
     ``/media/<name>`` serves a file of ``folder``."""
@@ -154,10 +155,9 @@ class Gate(http.server.BaseHTTPRequestHandler):
             try:
                 Gate.barrier.wait(timeout=20)
             except threading.BrokenBarrierError:
-                self.send_response(500)  # fetched one after another: the test fails with a 5xx
-                self.end_headers()
+                self.reply(500)  # fetched one after another: the test fails with a 5xx
                 return
-            body = b"WEBVTT\n\n00:00.000 --> 00:01.000\nhello\n"
+            self.reply(200, b"WEBVTT\n\n00:00.000 --> 00:01.000\nhello\n")
         elif self.path == "/hang":
             self.send_response(200)
             self.send_header("Content-Length", "1000000")
@@ -165,20 +165,10 @@ class Gate(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"x" * 1000)
             self.wfile.flush()
             Gate.release.wait(30)
-            return
         elif self.path.startswith("/media/"):
-            body = (Gate.folder / self.path.removeprefix("/media/")).read_bytes()
+            self.reply(200, (Gate.folder / self.path.removeprefix("/media/")).read_bytes())
         else:
-            self.send_response(503)
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+            self.reply(503)
 
 
 @pytest.fixture()

@@ -34,6 +34,7 @@ from framefleet.storage.s3 import S3Storage
 from framefleet.worker.generate import run_generation
 from framefleet.worker.runtime import Runtime
 from tests.fleettools import Worker, wait_until
+from tests.httptools import QuietHandler
 from tests.proctree import alive, ffmpeg_under
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,16 +139,9 @@ def test_sweep_keeps_a_live_process_s_folder_even_when_old(tmp_path: Path) -> No
 def blobs() -> Iterator[str]:
     """A local HTTP server answering ``/<name>`` with 100 KB."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
-            body = self.path.encode().ljust(100_000, b".")
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
+            self.reply(200, self.path.encode().ljust(100_000, b"."))
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
