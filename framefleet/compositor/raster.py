@@ -29,8 +29,9 @@ from framefleet.flags import Flag, check
 from framefleet.threads import each, usable_cores
 
 #: Threads that draw one captions clip's pictures (no more than the cores there are). Pillow lets go of
-#: the GIL in parts of drawing and encoding: on 2 cores the 1,450 caption pictures of a 10-minute edit
-#: take 3.8 s instead of 4.8 s.
+#: the GIL while it composites glyphs and encodes: on 2 cores the 1,450 caption pictures of a 10-minute
+#: edit take 3.8 s instead of 4.8 s. Its font code keeps the GIL, so two threads never use one FreeType
+#: face at once (a face is not thread-safe; Pillow 12.2 locks it on Python built without a GIL).
 DRAW_THREADS = 4
 
 
