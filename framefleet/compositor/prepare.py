@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,7 +117,7 @@ def fetch_all(spec: RenderSpec, fetcher: Fetcher, *, cancel: Flag | None = None)
             return [Problem(p, exc.message) for p in used[src]]
         except ValueError:  # a NUL in a path, a malformed IPv6 host
             return [Problem(p, NOT_A_SOURCE) for p in used[src]]
-        if src in media:  # bad media is reported at its JSON paths when the plan probes it again
+        if src in media:  # bad media is reported at its JSON paths when the plan looks it up
             with contextlib.suppress(BadMedia):
                 _probe(src, path, fetcher.settings, cancel=fetcher.cancel)
         return path
@@ -153,8 +152,7 @@ def _probe_each(spec: RenderSpec, files: Mapping[str, Path], settings: Settings,
             return exc
 
     # ffprobe is mostly process start-up: probing in parallel makes many sources cost about one.
-    with ThreadPoolExecutor(max_workers=min(8, max(1, len(wanted)))) as pool:
-        return dict(zip(wanted, pool.map(one, wanted), strict=True))
+    return dict(zip(wanted, each(one, wanted, threads=8), strict=True))
 
 
 def _probe(src: str, file: Path, settings: Settings, *, cancel: Flag | None) -> MediaInfo:
