@@ -14,6 +14,7 @@ import os
 import subprocess
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -153,7 +154,7 @@ def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 6
     key = _file_key(path)
     if key is not None and (known := _remembered(key)) is not None:
         if isinstance(known, BadMedia):  # the same file version fails the same way: not probed twice
-            raise BadMedia(known.message, detail=known.detail)
+            raise type(known)(known.message, detail=known.detail)
         return known
     entry = cache_dir / "probe" / key[:2] / f"{key}.json" if cache_dir is not None and key is not None else None
     cache = CacheDir(cache_dir / "probe", max_files=cache_entries) if cache_dir is not None else None
@@ -169,10 +170,8 @@ def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 6
             pass  # unreadable or from an older version: probe again
     try:
         info = _run_ffprobe(path, name=name, ffprobe=ffprobe, timeout=timeout, cancel=cancel)
-    except ProbeTimeout:
-        raise  # a busy machine may read it in time later
     except BadMedia as exc:
-        _remember(key, exc)
+        _remember(key, exc, seconds=TIMEOUT_KEPT if isinstance(exc, ProbeTimeout) else None)
         raise
     if entry is not None and cache is not None:
         try:
@@ -185,13 +184,17 @@ def probe(path: Path, *, name: str, ffprobe: str = "ffprobe", timeout: float = 6
 
 
 class ProbeTimeout(BadMedia):
-    """ffprobe did not finish in time. Not remembered: the machine may only have been busy."""
+    """ffprobe did not finish in time. Kept only :data:`TIMEOUT_KEPT` seconds: long enough that one
+    render (which probes a source as it arrives, then for its plan) waits for it once, not twice; short
+    enough that a later job, on a machine that was only busy, tries again."""
 
 
 #: Probe results this process keeps in memory (a few hundred bytes each), the file versions it could
 #: not use among them.
 MEMORY_ENTRIES = 1024
-_memory: OrderedDict[str, MediaInfo | BadMedia] = OrderedDict()
+#: Seconds a probe that ran out of time is remembered.
+TIMEOUT_KEPT = 600.0
+_memory: OrderedDict[str, tuple[MediaInfo | BadMedia, float | None]] = OrderedDict()
 _memory_lock = threading.Lock()
 
 
@@ -203,16 +206,19 @@ def forget() -> None:
 
 def _remembered(key: str) -> MediaInfo | BadMedia | None:
     with _memory_lock:
-        info = _memory.get(key)
-        if info is not None:
-            _memory.move_to_end(key)
-        return info
+        found, until = _memory.get(key, (None, None))
+        if found is None or (until is not None and time.monotonic() >= until):
+            _memory.pop(key, None)
+            return None
+        _memory.move_to_end(key)
+        return found
 
 
-def _remember(key: str | None, found: MediaInfo | BadMedia) -> None:
+def _remember(key: str | None, found: MediaInfo | BadMedia, *, seconds: float | None = None) -> None:
+    """Keep ``found`` for ``key``: for good (until evicted), or for ``seconds``."""
     if key is not None:
         with _memory_lock:
-            _memory[key] = found
+            _memory[key] = (found, None if seconds is None else time.monotonic() + seconds)
             _memory.move_to_end(key)
             while len(_memory) > MEMORY_ENTRIES:
                 _memory.popitem(last=False)

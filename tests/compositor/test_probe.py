@@ -3,10 +3,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from framefleet.compositor import probe as probe_module
 from framefleet.compositor.probe import forget, parse_probe, probe
 from framefleet.errors import BadMedia
 from tests.mediatools import ffmpeg
@@ -96,9 +99,21 @@ def test_a_file_version_that_cannot_be_used_is_not_probed_twice(tmp_path: Path, 
     assert log.read_text().count("run") == 2
 
 
-def test_a_probe_that_ran_out_of_time_is_not_remembered(tmp_path: Path, media: Path) -> None:
-    stuck, _ = counting_ffprobe(tmp_path, "exec sleep 60")
+def test_a_probe_that_ran_out_of_time_is_remembered_for_a_while_only(
+        tmp_path: Path, media: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that stalls ffprobe stalls one render once (probed on arrival, then looked up for the
+    plan), and a job ten minutes later, on a machine that may only have been busy, reads it again."""
+    (tmp_path / "stuck").mkdir()
+    stuck, _ = counting_ffprobe(tmp_path / "stuck", "exec sleep 60")
+    tool, log = counting_ffprobe(tmp_path)
     clip = Path(shutil.copy(media / "red.mp4", tmp_path / "clip.mp4"))
     with pytest.raises(BadMedia, match=r"^clip\.mp4 could not be read in time$"):
         probe(clip, name="clip.mp4", ffprobe=stuck, timeout=0.5)
-    assert probe(clip, name="clip.mp4").has_video  # read again, in time: the slow run was not kept
+    with pytest.raises(BadMedia, match=r"^clip\.mp4 could not be read in time$"):
+        probe(clip, name="clip.mp4", ffprobe=tool)
+    assert not log.exists()  # the plan did not wait for it a second time
+
+    later = time.monotonic() + probe_module.TIMEOUT_KEPT + 1
+    monkeypatch.setattr(probe_module, "time", SimpleNamespace(monotonic=lambda: later))
+    assert probe(clip, name="clip.mp4", ffprobe=tool).has_video
+    assert log.read_text().count("run") == 1
