@@ -71,10 +71,10 @@ def spec(base: str) -> dict[str, Any]:
 
 def fetch_and_plan(raw: dict[str, Any], threads: int) -> float:
     """Seconds from nothing fetched to a plan, with ``threads`` downloads at once and a cold cache."""
-    prepare.FETCH_THREADS = threads
     probe.forget()
     with tempfile.TemporaryDirectory(prefix="framefleet-fetchbench-") as cache:
-        settings = Settings.from_env({"FRAMEFLEET_CACHE_DIR": cache, "FRAMEFLEET_ALLOW_PRIVATE_URLS": "true"})
+        settings = Settings.from_env({"FRAMEFLEET_CACHE_DIR": cache, "FRAMEFLEET_ALLOW_PRIVATE_URLS": "true",
+                                      "FRAMEFLEET_FETCH_CONCURRENCY": str(threads)})
         rendered = load_spec(raw)
         started = time.perf_counter()
         files = prepare.fetch_all(rendered, Fetcher(settings))
@@ -98,7 +98,7 @@ def main() -> None:
                                                                "music.mp3"))
     print(f"12 sources, {total / 2**20:.1f} MiB, each connection {args.rate:g} MiB/s, "
           f"first byte after {args.delay:g} s")
-    wide = prepare.FETCH_THREADS
+    wide = Settings().fetch_concurrency
     seconds: dict[int, list[float]] = {1: [], wide: []}
     for _ in range(args.runs):  # alternated, so drift in the machine's speed hits both alike
         for threads, runs in seconds.items():

@@ -114,6 +114,9 @@ class Settings:
     cache_max_bytes: int = 10 * 1024**3
     #: The probe cache keeps at most this many results (a few hundred bytes each).
     probe_cache_max_entries: int = 100_000
+    #: Sources one render fetches at once (browsers open six connections a host): a render of ten remote
+    #: clips waits about as long as its largest takes, not for the sum of them.
+    fetch_concurrency: int = 6
     #: A render waiting for the generations its spec asks for is parked (no thread held) and looks at them
     #: again after 0.25 s, doubling up to this many seconds.
     render_wait_poll: float = 5.0
@@ -226,6 +229,7 @@ class Settings:
             dispatch_ahead=int(number("DISPATCH_AHEAD", 2, int)),
             cache_max_bytes=int(number("CACHE_MAX_BYTES", 10 * 1024**3, int)),
             probe_cache_max_entries=int(number("PROBE_CACHE_MAX_ENTRIES", 100_000, int)),
+            fetch_concurrency=int(number("FETCH_CONCURRENCY", 6, int)),
             render_wait_poll=number("RENDER_WAIT_POLL", 5.0),
             providers=load_providers(Path(providers_path), env) if providers_path else None,
             ffmpeg=get("FFMPEG", "ffmpeg") or "ffmpeg",

@@ -90,15 +90,10 @@ def sources(spec: RenderSpec) -> dict[str, list[str]]:
     return {src: [path for path, _ in used] for src, used in spec_uses(spec).items()}
 
 
-#: Sources fetched at once (browsers open six connections a host): a render of ten remote clips waits
-#: about for its largest, not for the sum of them.
-FETCH_THREADS = 6
-
-
 def fetch_all(spec: RenderSpec, fetcher: Fetcher, *, cancel: Flag | None = None) -> dict[str, Path]:
     """Fetch every source; all missing ones are reported together, each at its JSON path.
 
-    Sources are fetched :data:`FETCH_THREADS` at a time, and each media source is probed as soon as it
+    Sources are fetched ``fetch_concurrency`` (a setting) at a time, and each media source is probed as soon as it
     is here (the plan finds it probed: :func:`probe.probe` remembers), so probing overlaps the other
     downloads. A failure that is not the source's fault (a timeout, a 5xx) or a cancel stops the other
     downloads and is raised.
@@ -123,7 +118,7 @@ def fetch_all(spec: RenderSpec, fetcher: Fetcher, *, cancel: Flag | None = None)
         return path
 
     with fetcher.stopped_by(stop):
-        found = each(one, list(used), threads=FETCH_THREADS, on_error=stop.set)
+        found = each(one, list(used), threads=fetcher.settings.fetch_concurrency, on_error=stop.set)
     files = {src: got for src, got in zip(used, found, strict=True) if isinstance(got, Path)}
     problems = [problem for got in found if not isinstance(got, Path) for problem in got]
     if problems:

@@ -14,7 +14,7 @@ from framefleet.assets.netguard import address_allowed
 from framefleet.compositor.prepare import fetch_all, plan_for
 from framefleet.compositor.spec import RenderSpec, load_spec
 from framefleet.config import Settings
-from framefleet.errors import FetchError, TransientFetchError
+from framefleet.errors import BadInput, FetchError, TransientFetchError
 from tests.httptools import QuietHandler
 
 BODY = b"x" * 5000
@@ -144,14 +144,26 @@ def test_local_paths_relative_to_the_spec_and_roots(tmp_path: Path) -> None:
 class Gate(QuietHandler):
     """``/together/…`` answers only once three such requests are in (a barrier: it proves they were
     fetched at once, without timing anything); ``/hang`` sends its headers, then waits for ``release``;
-    ``/media/<name>`` serves a file of ``folder``."""
+    ``/media/<name>`` serves a file of ``folder``; ``/count/…`` counts the requests in at once (``peak``)
+    and holds each until a third is in, for a second at most."""
 
     barrier = threading.Barrier(3)
     release = threading.Event()
     folder = Path()
+    counted = threading.Condition()
+    arrived = in_flight = peak = 0
 
     def do_GET(self) -> None:
-        if self.path.startswith("/together"):
+        if self.path.startswith("/count"):
+            with Gate.counted:
+                Gate.arrived += 1
+                Gate.in_flight += 1
+                Gate.peak = max(Gate.peak, Gate.in_flight)
+                Gate.counted.notify_all()
+                Gate.counted.wait_for(lambda: Gate.in_flight > 2 or Gate.arrived >= 3, timeout=1)
+                Gate.in_flight -= 1  # before the answer: the client's next request comes after it
+            self.reply(200, b"WEBVTT\n\n00:00.000 --> 00:01.000\nhello\n")
+        elif self.path.startswith("/together"):
             try:
                 Gate.barrier.wait(timeout=20)
             except threading.BrokenBarrierError:
@@ -174,6 +186,7 @@ class Gate(QuietHandler):
 @pytest.fixture()
 def gate(media: Path) -> Iterator[str]:
     Gate.barrier, Gate.release, Gate.folder = threading.Barrier(3), threading.Event(), media
+    Gate.arrived = Gate.in_flight = Gate.peak = 0
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gate)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -193,6 +206,16 @@ def test_a_render_s_sources_are_fetched_at_once(tmp_path: Path, gate: str) -> No
     urls = [f"{gate}/together/{n}.vtt" for n in range(3)]
     files = fetch_all(captions_spec(*urls), fetcher(tmp_path))
     assert sorted(files) == sorted(urls) and all(p.read_bytes().startswith(b"WEBVTT") for p in files.values())
+
+
+def test_the_fetch_concurrency_setting_bounds_the_downloads_at_once(tmp_path: Path, gate: str) -> None:
+    """Two at once: the first two wait (a second at most) for a third that cannot start until one of them
+    is done. Unbounded, the third comes at once and the peak is three."""
+    urls = [f"{gate}/count/{n}.vtt" for n in range(3)]
+    files = fetch_all(captions_spec(*urls), fetcher(tmp_path, FRAMEFLEET_FETCH_CONCURRENCY="2"))
+    assert sorted(files) == sorted(urls) and Gate.arrived == 3 and Gate.peak == 2
+    with pytest.raises(BadInput, match="FRAMEFLEET_FETCH_CONCURRENCY must be positive"):
+        Settings.from_env({"FRAMEFLEET_FETCH_CONCURRENCY": "0"})
 
 
 def test_a_server_error_stops_the_other_downloads_and_is_raised(tmp_path: Path, gate: str) -> None:
