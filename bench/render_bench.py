@@ -171,14 +171,22 @@ def rounds_of(runs: int, rounds: int) -> list[int]:
 def medians(runs: dict[str, int]) -> tuple[dict[str, dict[str, float]], dict[str, dict[int, float]]]:
     """Run the engines in rounds (A, B, C, A, B, A, B, C, …) so that drift in the machine's speed over
     the bench hits all alike; an engine with fewer runs is spread over the rounds, not bunched at one
-    end. Each engine's median run, and its seconds by round (for paired ratios)."""
+    end. Each engine's median run, and its seconds by round (for paired ratios).
+
+    The run after a MoviePy run is preceded by an untimed one of the same engine: MoviePy's two minutes
+    push the other engine's libraries and modules out of memory, and that run would measure a cold
+    start that the engine after it (warmed by the ffmpeg libraries the two share) never pays."""
     total = max(runs.values())
     plan = {name: rounds_of(n, total) for name, n in runs.items()}
     samples: dict[str, dict[int, dict[str, float]]] = {name: {} for name in runs}
+    previous = "framefleet"  # main() ran it once to warm up
     for i in range(total):
         for name in runs:
             if i in plan[name]:
+                if previous == "moviepy" and name != "moviepy":
+                    run_engine(name)
                 samples[name][i] = run_engine(name)
+                previous = name
     out: dict[str, dict[str, float]] = {}
     for name, by_round in samples.items():
         runs_of = sorted(by_round.values(), key=lambda r: r["seconds"])
