@@ -1,7 +1,8 @@
 """The prepare stage: pictures drawn before ffmpeg starts (text, caption states, gradients).
 
-Writes PNGs (and one ffconcat list per captions clip) into the render's work directory and returns a
-:class:`Still` per clip path for the graph builder, plus the caption cues for the sidecar WebVTT file.
+Writes pictures (PNG; run-length TGA for caption states, with one ffconcat list per captions clip) into
+the render's work directory and returns a :class:`Still` per clip path for the graph builder, plus the
+caption cues for the sidecar WebVTT file.
 """
 
 from __future__ import annotations
