@@ -14,6 +14,15 @@ def ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
 
 
+def counting_ffprobe(folder: Path, body: str = 'exec ffprobe "$@"') -> tuple[str, Path]:
+    """An ``ffprobe`` in ``folder`` that notes each run in a log (``run`` per line), then does ``body``:
+    tests count how often framefleet really probes."""
+    log, tool = folder / "runs.log", folder / "ffprobe"
+    tool.write_text(f"#!/bin/sh\necho run >> {log}\n{body}\n")
+    tool.chmod(0o755)
+    return str(tool), log
+
+
 def facts(path: Path) -> dict:
     out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
                           "-count_frames", str(path)], capture_output=True, text=True, check=True).stdout

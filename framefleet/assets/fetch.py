@@ -246,15 +246,12 @@ class Fetcher:
 
     def _s3_client(self) -> Any:
         with self._lock:  # one client for every thread (boto3 clients are thread-safe, sessions are not)
-            return self._make_s3_client()
+            if self._s3 is None:
+                import boto3
+                from botocore.config import Config
 
-    def _make_s3_client(self) -> Any:
-        if self._s3 is None:
-            import boto3
-            from botocore.config import Config
-
-            timeout = self.settings.limits.download_timeout
-            self._s3 = boto3.client("s3", endpoint_url=self.settings.s3_endpoint_url,
-                                    config=Config(connect_timeout=min(timeout, 10), read_timeout=timeout,
-                                                  retries={"max_attempts": 3}))
-        return self._s3
+                timeout = self.settings.limits.download_timeout
+                self._s3 = boto3.client("s3", endpoint_url=self.settings.s3_endpoint_url,
+                                        config=Config(connect_timeout=min(timeout, 10), read_timeout=timeout,
+                                                      retries={"max_attempts": 3}))
+            return self._s3

@@ -31,7 +31,7 @@ from framefleet.compositor.plan import AudioItem, Plan, Span, still_span
 from framefleet.compositor.prepare import Timeline, fetch_all, prepare
 from framefleet.compositor.spec import RenderSpec
 from framefleet.config import Settings
-from framefleet.flags import Flag
+from framefleet.flags import AnyOf, Flag
 
 log = logging.getLogger(__name__)
 
@@ -215,15 +215,11 @@ class Beside:
     def __init__(self, timeline: Timeline, settings: Settings, *, cancel: Flag | None,
                  timeout: float | None) -> None:
         self.halt = threading.Event()
-        self.cancel = cancel
         self.file = timeline.workdir / "sound.m4a"
         self._error: BaseException | None = None
-        runner = Runner(settings, timeline, cancel=self, timeout=timeout, name="sound")
+        runner = Runner(settings, timeline, cancel=AnyOf(cancel, self.halt), timeout=timeout, name="sound")
         self._thread = threading.Thread(target=self._run, args=(timeline, runner), name="sound", daemon=True)
         self._thread.start()
-
-    def is_set(self) -> bool:
-        return self.halt.is_set() or (self.cancel is not None and self.cancel.is_set())
 
     def _run(self, timeline: Timeline, runner: Runner) -> None:
         try:

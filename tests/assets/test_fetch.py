@@ -16,6 +16,7 @@ from framefleet.compositor.spec import RenderSpec, load_spec
 from framefleet.config import Settings
 from framefleet.errors import BadInput, FetchError, TransientFetchError
 from tests.httptools import QuietHandler
+from tests.mediatools import counting_ffprobe
 
 BODY = b"x" * 5000
 
@@ -229,13 +230,10 @@ def test_a_server_error_stops_the_other_downloads_and_is_raised(tmp_path: Path, 
 
 
 def test_media_is_probed_as_it_arrives_and_not_again_for_the_plan(tmp_path: Path, gate: str) -> None:
-    log = tmp_path / "ffprobe.log"
-    counting = tmp_path / "ffprobe"
-    counting.write_text(f'#!/bin/sh\necho run >> {log}\nexec ffprobe "$@"\n')
-    counting.chmod(0o755)
+    counting, log = counting_ffprobe(tmp_path)
     spec = load_spec({"output": {"width": 320, "height": 240, "fps": 10}, "tracks": [{"clips": [
         {"type": "video", "src": f"{gate}/media/red.mp4"}, {"type": "video", "src": f"{gate}/media/green.mp4"}]}]})
-    f = fetcher(tmp_path, FRAMEFLEET_FFPROBE=str(counting))
+    f = fetcher(tmp_path, FRAMEFLEET_FFPROBE=counting)
     files = fetch_all(spec, f)
     assert log.read_text().count("run") == 2
     plan = plan_for(spec, files, f.settings)

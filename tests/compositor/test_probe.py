@@ -12,7 +12,7 @@ import pytest
 from framefleet.compositor import probe as probe_module
 from framefleet.compositor.probe import forget, parse_probe, probe
 from framefleet.errors import BadMedia
-from tests.mediatools import ffmpeg
+from tests.mediatools import counting_ffprobe, ffmpeg
 
 
 def test_probe_results_are_cached_per_file_version(tmp_path: Path, media: Path) -> None:
@@ -76,14 +76,6 @@ def test_a_cut_short_fast_start_mp4_is_bad_media(tmp_path: Path, media: Path) ->
     assert probe(whole, name="whole.mp4").duration == pytest.approx(3, 0.05)
     with pytest.raises(BadMedia, match=r"^cut\.mp4 is truncated"):
         probe(cut, name="cut.mp4")
-
-
-def counting_ffprobe(tmp_path: Path, body: str = 'exec ffprobe "$@"') -> tuple[str, Path]:
-    """An ffprobe that notes each run in a log, then does ``body``."""
-    log, tool = tmp_path / "runs.log", tmp_path / "ffprobe"
-    tool.write_text(f"#!/bin/sh\necho run >> {log}\n{body}\n")
-    tool.chmod(0o755)
-    return str(tool), log
 
 
 def test_a_file_version_that_cannot_be_used_is_not_probed_twice(tmp_path: Path, media: Path) -> None:
