@@ -12,6 +12,7 @@ import itertools
 import logging
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -79,6 +80,43 @@ def _spawn(argv: Sequence[str], *, stdin: bool = False) -> subprocess.Popen[byte
                             preexec_fn=_die_with_parent if _PRCTL else None)  # noqa: PLW1509 - one prctl call
 
 
+class _ExitWatch:
+    """Waits for a process to exit in steps of a cancel check, waking once a step.
+
+    ``Popen.wait(timeout)`` sleeps in doubling steps from half a millisecond, about 140 wake-ups a
+    second: 30 ms of CPU for every second a render runs, spent by a thread that only waits. A pidfd
+    (Linux 5.3) becomes readable when the process exits, so one poll a step is enough; where there
+    is none, the plain wait is used.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self._fd: int | None = None
+        self._poll: select.poll | None = None
+        try:
+            self._fd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):  # no pidfd here: Popen.wait
+            return
+        self._poll = select.poll()
+        self._poll.register(self._fd, select.POLLIN)
+
+    def wait(self, seconds: float) -> int | None:
+        """The exit code, or None if the process still runs after ``seconds``."""
+        if self._poll is None:
+            try:
+                return self.proc.wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                return None
+        if not self._poll.poll(seconds * 1000):
+            return None
+        return self.proc.wait()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd, self._poll = None, None
+
+
 def _read_progress(stream: object, total: float, report: Callable[[float], None] | None) -> None:
     for raw in stream:  # type: ignore[attr-defined]
         line = raw.decode(errors="replace").strip()
@@ -110,13 +148,12 @@ def run(argv: Sequence[str], *, total_seconds: float, on_progress: Callable[[flo
     for reader in readers:
         reader.start()
     deadline = time.monotonic() + timeout if timeout else None
+    exit_watch = _ExitWatch(proc)
     try:
         while True:
-            try:
-                code = proc.wait(timeout=_POLL)
+            code = exit_watch.wait(_POLL)
+            if code is not None:
                 break
-            except subprocess.TimeoutExpired:
-                pass
             if cancel is not None and cancel.is_set():
                 _kill_group(proc)
                 raise Canceled("the job was canceled")
@@ -128,6 +165,7 @@ def run(argv: Sequence[str], *, total_seconds: float, on_progress: Callable[[flo
             _kill_group(proc)
         raise
     finally:
+        exit_watch.close()
         for reader in readers:
             reader.join(timeout=2)
         for pipe in (proc.stdout, proc.stderr):

@@ -44,6 +44,29 @@ def test_cancel_kills_ffmpeg_within_two_seconds() -> None:
     assert _ffmpeg_pids() == []
 
 
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "no-pidfd"])
+def test_exit_and_cancel_are_seen_with_or_without_a_pidfd(pidfd: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner waits on a pidfd where Linux has one and falls back to ``Popen.wait`` where not:
+    both see a clean exit, a failing exit and a cancel."""
+    if not pidfd:
+        monkeypatch.delattr(os, "pidfd_open", raising=False)
+    elif not hasattr(os, "pidfd_open"):
+        pytest.skip("no pidfd on this platform")
+    short = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+             "color=black:s=32x32:r=30:d=0.3", "-f", "null", "-"]
+    ffmpeg.run(short, total_seconds=0.3)
+    with pytest.raises(FFmpegError, match="exit code"):
+        ffmpeg.run([*short[:-3], "-vf", "nosuchfilter", "-f", "null", "-"], total_seconds=0.3)
+    cancel = threading.Event()
+    timer = threading.Timer(0.3, cancel.set)
+    timer.start()
+    started = time.monotonic()
+    with pytest.raises(Canceled):
+        ffmpeg.run(ENDLESS, total_seconds=100, cancel=cancel)
+    assert time.monotonic() - started < 2.5
+    assert _ffmpeg_pids() == []
+
+
 def test_timeout() -> None:
     with pytest.raises(Timeout):
         ffmpeg.run(ENDLESS, total_seconds=100, timeout=0.5)
