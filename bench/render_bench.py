@@ -64,6 +64,14 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def major_faults() -> int:
+    """Pages this process and the processes it waited for had to read back from disk. A page the kernel
+    reclaimed while it sat unused (a library, a Python module) costs a disk read when touched again: a
+    count that moves between runs tells a cold start from a slow render."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_majflt + kids.ru_majflt
+
+
 def peak_rss_mib() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -156,7 +164,8 @@ def run_engine(name: str) -> dict[str, float]:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
     stats = json.loads(done.stdout.strip().splitlines()[-1])
     return {"seconds": wall, "ffmpeg_seconds": stats["ffmpeg_seconds"], "cpu_seconds": stats["cpu_seconds"],
-            "peak_rss_mib": stats["peak_rss_mib"], "bytes": out.stat().st_size}
+            "peak_rss_mib": stats["peak_rss_mib"], "major_faults": stats["major_faults"],
+            "bytes": out.stat().st_size}
 
 
 def rounds_of(runs: int, rounds: int) -> list[int]:
@@ -168,10 +177,10 @@ def rounds_of(runs: int, rounds: int) -> list[int]:
     return sorted({round(k * (rounds - 1) / (runs - 1)) for k in range(runs)})
 
 
-def medians(runs: dict[str, int]) -> tuple[dict[str, dict[str, float]], dict[str, dict[int, float]]]:
+def medians(runs: dict[str, int]) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[int, float]]]]:
     """Run the engines in rounds (A, B, C, A, B, A, B, C, …) so that drift in the machine's speed over
     the bench hits all alike; an engine with fewer runs is spread over the rounds, not bunched at one
-    end. Each engine's median run, and its seconds by round (for paired ratios).
+    end. Each engine's median run, and its seconds (for paired ratios) and major faults by round.
 
     The run after a MoviePy run is preceded by an untimed one of the same engine: MoviePy's two minutes
     push the other engine's libraries and modules out of memory, and that run would measure a cold
@@ -188,11 +197,12 @@ def medians(runs: dict[str, int]) -> tuple[dict[str, dict[str, float]], dict[str
                 samples[name][i] = run_engine(name)
                 previous = name
     out: dict[str, dict[str, float]] = {}
-    for name, by_round in samples.items():
-        runs_of = sorted(by_round.values(), key=lambda r: r["seconds"])
+    for name, rounds in samples.items():
+        runs_of = sorted(rounds.values(), key=lambda r: r["seconds"])
         out[name] = {**runs_of[len(runs_of) // 2], "runs": len(runs_of)}
-    seconds = {name: {i: r["seconds"] for i, r in by_round.items()} for name, by_round in samples.items()}
-    return out, seconds
+    by_round = {key: {name: {i: r[key] for i, r in rounds.items()} for name, rounds in samples.items()}
+                for key in ("seconds", "major_faults")}
+    return out, by_round
 
 
 def paired(seconds: dict[str, dict[int, float]], top: str, bottom: str) -> float:
@@ -212,7 +222,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.engine:
         stage = ENGINES[args.engine](OUT / f"{args.engine}.mp4")
-        print(json.dumps({"peak_rss_mib": peak_rss_mib(), "ffmpeg_seconds": stage, "cpu_seconds": cpu_seconds()}))
+        print(json.dumps({"peak_rss_mib": peak_rss_mib(), "ffmpeg_seconds": stage, "cpu_seconds": cpu_seconds(),
+                          "major_faults": major_faults()}))
         return
 
     from framefleet.samples import make_all
@@ -225,10 +236,12 @@ def main() -> None:
     engines = {"framefleet": args.runs, "bare": args.runs}
     if not args.skip_moviepy:
         engines["moviepy"] = args.moviepy_runs
-    results, seconds = medians(engines)
+    results, by_round = medians(engines)
+    seconds = by_round["seconds"]
     for name, r in results.items():
         print(f"{name:>10}: {r['seconds']:7.2f} s   {r['cpu_seconds']:7.2f} CPU-s   "
-              f"peak RSS {r['peak_rss_mib']:7.1f} MiB   {SECONDS / r['seconds']:5.2f}x realtime")
+              f"peak RSS {r['peak_rss_mib']:7.1f} MiB   {SECONDS / r['seconds']:5.2f}x realtime   "
+              f"major faults by round {[int(n) for n in by_round['major_faults'][name].values()]}")
     ff = results["framefleet"]["seconds"]
     print(f"framefleet/bare    = {ff / results['bare']['seconds']:.2f}   (target <= 1.2; whole command, start-up "
           f"included; median of {args.runs}, runs interleaved)")
@@ -242,7 +255,8 @@ def main() -> None:
               f"(MoviePy / bare {paired(seconds, 'moviepy', 'bare'):.1f}: MoviePy's own speed, which "
               "moves between benches)")
     print(f"framefleet peak RSS = {results['framefleet']['peak_rss_mib']:.0f} MiB   (target <= 1024)")
-    (OUT / "results.json").write_text(json.dumps({**results, "seconds_by_round": seconds}, indent=2))
+    (OUT / "results.json").write_text(json.dumps({**results, "seconds_by_round": seconds,
+                                                  "major_faults_by_round": by_round["major_faults"]}, indent=2))
 
 
 if __name__ == "__main__":
