@@ -117,6 +117,9 @@ class Settings:
     #: Sources one render fetches at once (browsers open six connections a host): a render of ten remote
     #: clips waits about as long as its largest takes, not for the sum of them.
     fetch_concurrency: int = 6
+    #: The cores one render's ffmpeg sizes its threads for; 0: the cores this process may use (its CPU
+    #: affinity, capped by a cgroup CPU quota), which a pod running several renders at once can lower.
+    ffmpeg_cores: int = 0
     #: A render waiting for the generations its spec asks for is parked (no thread held) and looks at them
     #: again after 0.25 s, doubling up to this many seconds.
     render_wait_poll: float = 5.0
@@ -230,6 +233,7 @@ class Settings:
             cache_max_bytes=int(number("CACHE_MAX_BYTES", 10 * 1024**3, int)),
             probe_cache_max_entries=int(number("PROBE_CACHE_MAX_ENTRIES", 100_000, int)),
             fetch_concurrency=int(number("FETCH_CONCURRENCY", 6, int)),
+            ffmpeg_cores=int(whole("FFMPEG_CORES", 0)),
             render_wait_poll=number("RENDER_WAIT_POLL", 5.0),
             providers=load_providers(Path(providers_path), env) if providers_path else None,
             ffmpeg=get("FFMPEG", "ffmpeg") or "ffmpeg",

@@ -24,6 +24,7 @@ from framefleet import leftovers
 from framefleet.assets.fetch import Fetcher
 from framefleet.compositor import captions as cap
 from framefleet.compositor import ffmpeg, graph, loudness, raster, segments
+from framefleet.compositor.cores import FFmpegThreads
 from framefleet.compositor.layers import audio
 from framefleet.compositor.layers.base import Still
 from framefleet.compositor.loudness import Level
@@ -32,6 +33,7 @@ from framefleet.compositor.prepare import Timeline, fetch_all, prepare
 from framefleet.compositor.spec import RenderSpec
 from framefleet.config import Settings
 from framefleet.flags import AnyOf, Flag
+from framefleet.threads import usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,7 @@ class Runner:
         self.deadline = time.monotonic() + timeout if timeout else None
         self.timeout = timeout
         self.name = name
+        self.threads = FFmpegThreads(settings.ffmpeg_cores or usable_cores())
         self._count = 0
 
     def run(self, command: graph.Command, *, seconds: float, share: tuple[float, float]) -> None:
@@ -106,7 +109,7 @@ class Runner:
         if self.deadline is not None:
             remaining = max(0.001, self.deadline - time.monotonic())
         try:
-            ffmpeg.run(command.argv(script, self.settings.ffmpeg), total_seconds=seconds,
+            ffmpeg.run(self.threads.apply(command.argv(script, self.settings.ffmpeg)), total_seconds=seconds,
                        on_progress=lambda f: self.report(base + width * f), cancel=self.cancel,
                        timeout=remaining, sources=self.timeline.names, limit=self.timeout)
         finally:
