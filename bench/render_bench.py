@@ -58,24 +58,19 @@ def spec() -> dict:
     }
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and the processes it waited for: steadier than wall time on a busy box."""
+def usage() -> dict[str, float]:
+    """What this process and the processes it waited for (ffmpeg) used, from one look at each:
+
+    cpu_seconds   CPU time: steadier than wall time on a busy box
+    major_faults  pages read back from disk: a page the kernel reclaimed while it sat unused (a library,
+                  a Python module) costs a disk read when touched again, so a count that moves between
+                  runs tells a cold start from a slow render
+    peak_rss_mib  the largest resident set of this process or of one it waited for
+    """
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def major_faults() -> int:
-    """Pages this process and the processes it waited for had to read back from disk. A page the kernel
-    reclaimed while it sat unused (a library, a Python module) costs a disk read when touched again: a
-    count that moves between runs tells a cold start from a slow render."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_majflt + kids.ru_majflt
-
-
-def peak_rss_mib() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, kids) / 1024
+    return {"cpu_seconds": own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime,
+            "major_faults": own.ru_majflt + kids.ru_majflt,
+            "peak_rss_mib": max(own.ru_maxrss, kids.ru_maxrss) / 1024}
 
 
 # --- engines (each runs in a fresh process) ----------------------------------------------------------
@@ -222,8 +217,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.engine:
         stage = ENGINES[args.engine](OUT / f"{args.engine}.mp4")
-        print(json.dumps({"peak_rss_mib": peak_rss_mib(), "ffmpeg_seconds": stage, "cpu_seconds": cpu_seconds(),
-                          "major_faults": major_faults()}))
+        print(json.dumps({"ffmpeg_seconds": stage, **usage()}))
         return
 
     from framefleet.samples import make_all
