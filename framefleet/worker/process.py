@@ -6,10 +6,13 @@ finish, after which their ffmpeg is stopped and the job is handed back to its qu
 
 from __future__ import annotations
 
+import dataclasses
 import faulthandler
 import logging
+import math
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -27,6 +30,7 @@ from framefleet.metrics.server import queue_depth
 from framefleet.metrics.setup import mark_dead
 from framefleet.queue.broker import QUEUES
 from framefleet.storage import Storage
+from framefleet.threads import usable_cores
 from framefleet.worker import dispatcher, endings
 from framefleet.worker.actors import Actors
 from framefleet.worker.lifecycle import sweep
@@ -110,6 +114,21 @@ def _serve_metrics(settings: Settings, broker: dramatiq.Broker, rt: Runtime, que
         raise BadInput(f"metrics port {settings.metrics_port} is not free ({exc.strerror})") from None
 
 
+def share_cores(settings: Settings, jobs: int, *, cores: int | None = None) -> Settings:
+    """``settings`` with each render's ffmpeg sized for its share of the pod: the cores this process may
+    use, divided among the ``jobs`` a worker runs at once (processes x threads), rounded up.
+
+    Sized for the whole pod, two renders of a 4-CPU pod each ran x264 with 6 frame threads and decoded
+    with 2 threads a clip: 12 encoder threads on 4 cores, each holding frames, for no more speed once
+    the pod is busy. A fleet is sized to keep its pods busy, so the busy pod is the case to size for;
+    a lone render on a pod then leaves a few cores idle. An explicit ``FRAMEFLEET_FFMPEG_CORES`` wins.
+    """
+    if settings.ffmpeg_cores or jobs <= 1:
+        return settings
+    share = max(1, math.ceil((cores or usable_cores()) / jobs))
+    return dataclasses.replace(settings, ffmpeg_cores=share)
+
+
 def _check_queues(queues: Sequence[str]) -> None:
     unknown = set(queues) - set(QUEUES)
     if unknown:
@@ -183,8 +202,12 @@ def run(settings: Settings, *, queues: Sequence[str], processes: int, threads: i
     one exposition endpoint; children only write samples into the folder.
     """
     _check_queues(queues)
-    if child:
+    if child:  # the parent wrote this process's share into its environment
         return run_one(settings, queues=queues, threads=threads, serve_metrics=False)
+    renders = set(queues) - {"webhooks"}  # webhooks run on threads of their own and start no ffmpeg
+    settings = share_cores(settings, processes * threads if renders else 1)
+    if settings.ffmpeg_cores:
+        log.info("each render's ffmpeg is sized for %d core(s)", settings.ffmpeg_cores)
     built = build_runtime(settings)  # builds no work folder: the sweep below sees only what others left
     rt, broker, _ = built
     sweep_leftovers(settings, rt.storage)
@@ -192,7 +215,11 @@ def run(settings: Settings, *, queues: Sequence[str], processes: int, threads: i
         return run_one(settings, queues=queues, threads=threads, built=built)
     args = [sys.executable, "-m", "framefleet", "worker", "--child", "--threads", str(threads),
             "--queues", *queues]
-    supervisor = Supervisor(args, processes, on_exit=mark_dead)
+    env = {**os.environ}
+    if settings.ffmpeg_cores:
+        env["FRAMEFLEET_FFMPEG_CORES"] = str(settings.ffmpeg_cores)
+    supervisor = Supervisor(args, processes, on_exit=mark_dead,
+                            spawn=lambda argv: subprocess.Popen(list(argv), env=env))
     server = _serve_metrics(settings, broker, rt, queues, extra={"processes": supervisor.check})
 
     def relay(signum: int, _frame: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -15,7 +16,9 @@ import pytest
 
 from framefleet.client import Client
 from framefleet.config import Settings
+from framefleet.threads import usable_cores
 from framefleet.worker import supervisor as sup
+from framefleet.worker.process import share_cores
 from tests.fleettools import Worker, wait_until
 from tests.proctree import alive, descendants
 
@@ -60,6 +63,25 @@ def test_a_child_that_keeps_dying_backs_off() -> None:
     assert not runner.is_alive()
 
 
+@pytest.mark.parametrize(("cores", "jobs", "share"), [(4, 2, 2), (4, 3, 2), (2, 2, 1), (2, 5, 1), (64, 2, 32),
+                                                      (16, 1, 0)])
+def test_each_render_is_sized_for_its_share_of_the_pod(cores: int, jobs: int, share: int) -> None:
+    """A pod running ``jobs`` renders at once gives each the cores divided among them, rounded up; one
+    job at a time keeps the default (0: every core this process may use)."""
+    assert share_cores(Settings(), jobs, cores=cores).ffmpeg_cores == share
+
+
+def test_an_explicit_core_count_is_kept() -> None:
+    assert share_cores(Settings(ffmpeg_cores=3), 4, cores=16).ffmpeg_cores == 3
+
+
+def ffmpeg_cores_of(pid: int) -> bytes | None:
+    for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+        if entry.startswith(b"FRAMEFLEET_FFMPEG_CORES="):
+            return entry.split(b"=", 1)[1]
+    return None
+
+
 def children(worker: Worker) -> list[int]:
     found = []
     for pid in descendants(worker.pid):
@@ -80,6 +102,8 @@ def test_a_fleet_pod_replaces_a_killed_worker_process(fleet_env: dict[str, str],
     after = wait_until(lambda: len(children(worker)) == 2 and before[0] not in children(worker) and children(worker),
                   30, "a replacement worker process")
     assert before[1] in after
+    share = str(math.ceil(usable_cores() / 2)).encode()  # two processes of one job each share the pod
+    assert [ffmpeg_cores_of(pid) for pid in after] == [share, share]
 
     def ready() -> bool:
         try:
