@@ -29,9 +29,11 @@ cores other processes kept busy meanwhile are reported ("other load"), and a run
 Sources are ffmpeg lavfi test media made once into ``bench/out/media/`` (no downloads); results go to
 ``bench/out/cuts_results.json``.
 
-    python bench/cuts_bench.py [--quick] [--runs N]
+    python bench/cuts_bench.py [--quick] [--runs N] [--cuts N [N ...]]
 
-``--quick`` is a smoke test: 10 and 20 cuts, the long edit cut to 60 s, one run of the short.
+``--quick`` is a smoke test: 10 and 20 cuts, the long edit cut to 60 s, one run of the short. ``--cuts``
+runs the memory table alone for other cut counts (``--cuts 10 400``: up to a 20-minute edit), into
+``bench/out/cuts_results_custom.json``.
 """
 
 from __future__ import annotations
@@ -417,9 +419,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke test: 10 and 20 cuts, the long edit at 60 s")
     parser.add_argument("--runs", type=int, default=None, help="runs of the short (median reported; default 3)")
+    parser.add_argument("--cuts", type=int, nargs="+", metavar="N",
+                        help="only the memory table, for these cut counts (segmented; 400 cuts are 20 minutes)")
     args = parser.parse_args()
     counts, one_piece, long_seconds = ((10, 20), (10, 20), 60.0) if args.quick else ((10, 50, 100, 200), (10, 50),
                                                                                       600.0)
+    if args.cuts:
+        counts, one_piece = tuple(sorted(set(args.cuts))), ()
 
     from framefleet.samples import make_all
 
@@ -437,11 +443,12 @@ def main() -> None:
     print()
     results["cuts"] = memory_table(counts, one_piece, long_src, problems)
     print()
-    results["edit"] = timeline(f"2. The {long_seconds / 60:.0f}-minute edit", "edit", edit(long_seconds, long_src),
-                               1, problems)
-    print()
-    results["short"] = timeline("3. The short", "short", short(long_src), args.runs or (1 if args.quick else 3),
-                                problems)
+    if not args.cuts:
+        results["edit"] = timeline(f"2. The {long_seconds / 60:.0f}-minute edit", "edit",
+                                   edit(long_seconds, long_src), 1, problems)
+        print()
+        results["short"] = timeline("3. The short", "short", short(long_src),
+                                    args.runs or (1 if args.quick else 3), problems)
     if code_changed_since(started):
         problems.append("framefleet's code changed during the run: rows may measure different versions")
     print()
@@ -449,7 +456,7 @@ def main() -> None:
         print(f"problem: {p}")
     results["problems"] = problems
     print(f"done in {(time.perf_counter() - began) / 60:.1f} minutes")
-    name = "cuts_results_quick.json" if args.quick else "cuts_results.json"
+    name = "cuts_results_quick.json" if args.quick else "cuts_results_custom.json" if args.cuts else "cuts_results.json"
     (OUT / name).write_text(json.dumps(results, indent=2))
 
 
