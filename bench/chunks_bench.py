@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from framefleet.client import Client
 from framefleet.config import Settings
 from framefleet.samples import make_all
-from framefleet.threads import usable_cores
+from framefleet.worker.process import share_cores
 from tests.fleettools import RedisServer, Worker, free_port
 
 HERE = Path(__file__).resolve().parent
@@ -62,7 +62,7 @@ def run(env: dict[str, str], workers: int, chunks: int, raw: dict[str, Any], *, 
     """One job on ``workers`` worker processes. With ``share``, each of a split run sizes its ffmpeg for its
     share of the machine's cores, as the processes of one pod do; otherwise each sizes for them all, and
     a worker whose chunk is done leaves its cores to the others."""
-    cores = {"FRAMEFLEET_FFMPEG_CORES": str(max(1, usable_cores() // workers))} if share and workers > 1 else {}
+    cores = {"FRAMEFLEET_FFMPEG_CORES": str(share_cores(Settings(), workers).ffmpeg_cores)} if share else {}
     started = [Worker(env, "render", **cores) for _ in range(workers)]
     try:
         with Client(Settings.from_env(env)) as client:

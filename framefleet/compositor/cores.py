@@ -3,15 +3,15 @@
 Left to itself, ffmpeg sizes its threads by the cores it can see, and in a container those are the
 node's, not the pod's: a pod limited to 4 CPUs on a 64-core node gets an x264 with 96 frame threads,
 16 decoding threads for every open clip and 64 filter threads. Run with those counts (on 2 cores), the
-reference render's pictures peaked at 2.7 GiB instead of 0.4 and took 50 % more CPU time. The cores are taken from
-the process's CPU affinity and its cgroup CPU quota (:func:`framefleet.threads.usable_cores`), or
-from ``FRAMEFLEET_FFMPEG_CORES``.
+reference render's pictures peaked at 2.7 GiB instead of 0.4 and took 50 % more CPU time. The cores
+are taken from the process's CPU affinity and its cgroup CPU quota
+(:func:`framefleet.threads.usable_cores`), or from ``FRAMEFLEET_FFMPEG_CORES``.
 
 Decoding gets few threads. Only one or two clips decode at any moment (one after the other, or a
 picture over a picture), and frame threads each hold frames of their own: on 2 cores one decoding
 thread a clip took 4 to 7 % less CPU than three, and about 15 MiB less memory a 1080p clip opened
-(93 MiB less for a segment of six). Above 3 cores the
-clips get half the cores, at most 4, so that a 4K source still decodes faster than the encoder needs.
+(93 MiB less for a segment of six). Above 3 cores the clips get half the cores, at most 4, so that a
+4K source still decodes faster than the encoder needs.
 """
 
 from __future__ import annotations

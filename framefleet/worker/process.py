@@ -216,9 +216,7 @@ def run(settings: Settings, *, queues: Sequence[str], processes: int, threads: i
         return run_one(settings, queues=queues, threads=threads, built=built)
     args = [sys.executable, "-m", "framefleet", "worker", "--child", "--threads", str(threads),
             "--queues", *queues]
-    env = {**os.environ}
-    if settings.ffmpeg_cores:
-        env["FRAMEFLEET_FFMPEG_CORES"] = str(settings.ffmpeg_cores)
+    env = {**os.environ, "FRAMEFLEET_FFMPEG_CORES": str(settings.ffmpeg_cores)}  # 0 still means "all"
     supervisor = Supervisor(args, processes, on_exit=mark_dead,
                             spawn=lambda argv: subprocess.Popen(list(argv), env=env))
     server = _serve_metrics(settings, broker, rt, queues, extra={"processes": supervisor.check})
