@@ -234,6 +234,31 @@ def test_back_to_back_sound_cuts_tile_their_lane_to_the_sample(seg_media: Path, 
         assert float(np.max(np.abs(quiet), initial=0.0)) < 0.01, n
 
 
+@pytest.mark.parametrize("loudness", [-14.0, None])  # the sound encoded from one mix, or from its cuts
+def test_the_sound_pcm_is_gone_before_the_join(seg_media: Path, tmp_path: Path, settings: Settings,
+                                               loudness: float | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Float PCM is 22 MB an output minute; left until the work folder goes, it sits on disk beside the
+    # pictures and the output being joined, the render's largest moment (a 10-minute edit: 220 MB).
+    seen: list[list[str]] = []
+    compile_join = render_module.graph.compile_join
+
+    def watched(*, pictures: Path, **kwargs: Any) -> list[str]:
+        seen.append(sorted(p.name for p in pictures.parent.iterdir()))
+        return compile_join(pictures=pictures, **kwargs)
+
+    monkeypatch.setattr(render_module.graph, "compile_join", watched)
+    raw = {"output": {"width": W, "height": H, "fps": FPS, "loudness": loudness},
+           "tracks": [{"clips": [{"type": "video", "src": "a30.mp4", "length": 2},
+                                 {"type": "video", "src": "clock.mov", "length": 2}]}],
+           "soundtrack": {"src": "music.wav", "volume": 0.5, "duck": True}}
+    result = _render(seg_media, tmp_path / "out.mp4", settings, SMALL, raw)
+    assert result.segments == 2 and len(seen) == 1
+    assert [name for name in seen[0] if name.endswith(".wav")] == []
+    assert "sound.m4a" in seen[0] and sum(name.startswith("pictures-") for name in seen[0]) == 2
+    info = facts(result.path)
+    assert abs(float(info["audio"]["duration"]) - 4.0) <= 1 / FPS  # the sound it was encoded from is all there
+
+
 def test_a_cut_past_the_end_of_its_sound_is_silence_and_the_lane_plays_on(tmp_path: Path, settings: Settings) -> None:
     # A phone clip whose sound track stops after 2 s of its 10 s: a cut trimmed at 5 s has no samples at
     # all. It must be 2 s of silence, and the cuts after it on the same lane must still play (an empty
