@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from framefleet.compositor import graph, segments
 from framefleet.compositor import render as render_module
-from framefleet.compositor import segments
 from framefleet.compositor.canvas import Canvas
 from framefleet.compositor.plan import Plan, Span, VisualItem
 from framefleet.compositor.render import RenderResult, render
@@ -240,13 +240,13 @@ def test_the_sound_pcm_is_gone_before_the_join(seg_media: Path, tmp_path: Path, 
     # Float PCM is 22 MB an output minute; left until the work folder goes, it sits on disk beside the
     # pictures and the output being joined, the render's largest moment (a 10-minute edit: 220 MB).
     seen: list[list[str]] = []
-    compile_join = render_module.graph.compile_join
+    compile_join = graph.compile_join
 
-    def watched(*, pictures: Path, **kwargs: Any) -> list[str]:
+    def watched(*, pictures: Path, **kwargs: Any) -> graph.Command:
         seen.append(sorted(p.name for p in pictures.parent.iterdir()))
         return compile_join(pictures=pictures, **kwargs)
 
-    monkeypatch.setattr(render_module.graph, "compile_join", watched)
+    monkeypatch.setattr(graph, "compile_join", watched)
     raw = {"output": {"width": W, "height": H, "fps": FPS, "loudness": loudness},
            "tracks": [{"clips": [{"type": "video", "src": "a30.mp4", "length": 2},
                                  {"type": "video", "src": "clock.mov", "length": 2}]}],
