@@ -211,13 +211,15 @@ def plan_for(spec: RenderSpec, files: Mapping[str, Path], settings: Settings, *,
 
 
 def prepare(spec: RenderSpec, workdir: Path, *, settings: Settings, files: Mapping[str, Path],
-            pictures: bool = True, window: plan.Span | None = None, cancel: Flag | None = None) -> Timeline:
+            pictures: bool = True, window: plan.Span | None = None, cancel: Flag | None = None,
+            later: bool = False) -> Timeline:
     """Probe, plan, choose the encoder and draw the pictures (into ``workdir``, which the caller owns).
 
     Without ``pictures`` nothing is drawn (a join only mixes sound and needs the captions' cues); with
     a ``window`` only what is on screen in those frames is (a chunk of a split render). ``cancel`` is
     obeyed between steps and inside each long one: a cancel during preparation ends it within a second.
-    An image output draws only what is on screen in its one frame (:func:`plan.still_span`)."""
+    An image output draws only what is on screen in its one frame (:func:`plan.still_span`). With
+    ``later`` the caption pictures are left for the renderer to draw as segments need them."""
     timeline = plan_for(spec, files, settings, cancel=cancel)
     check(cancel)
     out = spec.output
@@ -227,6 +229,6 @@ def prepare(spec: RenderSpec, workdir: Path, *, settings: Settings, files: Mappi
     if encoding.still and window is None:
         window = plan.still_span(timeline)
     prepared = raster.prepare(timeline, workdir, fonts=files, pictures=pictures, window=window,
-                              limits=settings.limits, cancel=cancel)
+                              limits=settings.limits, cancel=cancel, later=later)
     check(cancel)
     return Timeline(spec, timeline, encoding, files, prepared, workdir)

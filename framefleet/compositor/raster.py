@@ -8,8 +8,9 @@ caption cues for the sidecar WebVTT file.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 # TgaImagePlugin registered up front: saving a format Pillow has not loaded yet makes it import every
@@ -36,10 +37,49 @@ from framefleet.threads import each, usable_cores
 DRAW_THREADS = 4
 
 
+@dataclass(frozen=True)
+class Later:
+    """A caption picture planned (its file is in a captions list) but not drawn yet."""
+
+    file: Path
+    span: Span  # the output frames it is on screen
+    draw: Callable[[], None]
+
+
 @dataclass
 class Prepared:
+    """The stills by clip path and the caption cues, and, when drawing was left for later
+    (``prepare(..., later=True)``), the caption pictures still to draw.
+
+    A segmented render draws each segment's pictures just before that segment's ffmpeg
+    (:meth:`draw`) and deletes them after the last segment that shows them (:meth:`release`): a long
+    edit's first segment starts without waiting for thousands of pictures, and the work folder holds
+    a segment's pictures, not the whole edit's (the 1,450 of a 10-minute edit are 70 MB)."""
+
     stills: dict[str, Still] = field(default_factory=dict)
     cues: list[tuple[float, float, str]] = field(default_factory=list)
+    later: list[Later] = field(default_factory=list)
+    drawn: list[Later] = field(default_factory=list)
+
+    def draw(self, window: Span | None = None) -> None:
+        """Draw the pictures left for later that ``window`` shows (all of them without one)."""
+        due: list[Later] = []
+        kept: list[Later] = []
+        for picture in self.later:
+            shown = window is None or (picture.span.start < window.end and picture.span.end > window.start)
+            (due if shown else kept).append(picture)
+        self.later, self.drawn = kept, self.drawn + due
+        each(lambda picture: picture.draw(), due, threads=min(DRAW_THREADS, usable_cores()))
+
+    def release(self, before: int) -> None:
+        """Delete the pictures drawn for later that no frame from ``before`` on shows."""
+        kept = []
+        for picture in self.drawn:
+            if picture.span.end <= before:
+                picture.file.unlink(missing_ok=True)
+            else:
+                kept.append(picture)
+        self.drawn = kept
 
 
 def _text(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[str, Path], limits: Limits) -> Still:
@@ -59,8 +99,9 @@ def _text(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[str, P
 
 def _captions(item: VisualItem, plan: Plan, workdir: Path, fonts: Mapping[str, Path], prepared: Prepared, *,
               limits: Limits, sizes: measure.CaptionSizes | None, window: Span | None = None,
-              cancel: Flag | None = None) -> Still | None:
-    """The item's cues, and its pictures where ``sizes`` (measured by :func:`_measure`) is given."""
+              cancel: Flag | None = None, later: bool = False) -> Still | None:
+    """The item's cues, and its pictures where ``sizes`` (measured by :func:`_measure`) is given: drawn
+    now, or (``later``) left in ``prepared`` for :meth:`Prepared.draw`."""
     clip = item.clip
     assert isinstance(clip, CaptionsClip)
     canvas = plan.canvas
@@ -84,6 +125,7 @@ def _captions(item: VisualItem, plan: Plan, workdir: Path, fonts: Mapping[str, P
     _save_caption(blank(width, height, max_pixels=limits.max_raster_pixels), empty)
     entries: list[tuple[Path, int]] = []
     drawn: list[tuple[Path, cap.CaptionState]] = []
+    spans: list[Span] = []
     cursor = 0
     for n, (first, last, state) in enumerate(shown):
         if first > cursor:
@@ -92,6 +134,7 @@ def _captions(item: VisualItem, plan: Plan, workdir: Path, fonts: Mapping[str, P
         if window is None or (item.span.start + first < window.end and item.span.start + last > window.start):
             file = workdir / f"cap-{_slug(item.path)}-{n:05d}.tga"
             drawn.append((file, state))
+            spans.append(Span(item.span.start + first, item.span.start + last))
         entries.append((file, last - first))
         cursor = last
 
@@ -100,7 +143,10 @@ def _captions(item: VisualItem, plan: Plan, workdir: Path, fonts: Mapping[str, P
         runs = measure.state_runs(job[1], clip, canvas, font)
         _save_caption(draw_runs([runs], look, size=(width, height), max_pixels=limits.max_raster_pixels), job[0])
 
-    each(draw, drawn, threads=min(DRAW_THREADS, usable_cores()))
+    if later:
+        prepared.later += [Later(job[0], span, partial(draw, job)) for job, span in zip(drawn, spans, strict=True)]
+    else:
+        each(draw, drawn, threads=min(DRAW_THREADS, usable_cores()))
     if cursor < item.span.frames:
         entries.append((empty, item.span.frames - cursor))
     listing = workdir / f"cap-{_slug(item.path)}.ffconcat"
@@ -196,13 +242,15 @@ def _measure(plan: Plan, fonts: Mapping[str, Path], limits: Limits, cancel: Flag
 
 
 def prepare(plan: Plan, workdir: Path, *, fonts: Mapping[str, Path] | None = None, pictures: bool = True,
-            window: Span | None = None, limits: Limits | None = None, cancel: Flag | None = None) -> Prepared:
+            window: Span | None = None, limits: Limits | None = None, cancel: Flag | None = None,
+            later: bool = False) -> Prepared:
     """Draw every still; ``fonts`` maps font files named in the spec to their fetched local copies.
 
     Without ``pictures`` only the caption cues (for the ``.vtt`` sidecar) are worked out; with a
     ``window`` (a chunk's frames) only the pictures shown in it are drawn. Every picture is measured
     first: one over ``limits.max_raster_pixels`` fails the spec (:class:`SpecError` at the clip's path)
-    before anything is drawn.
+    before anything is drawn. With ``later``, caption pictures (the many) are only planned: the
+    renderer draws them as segments need them (:meth:`Prepared.draw`).
     """
     fonts = fonts or {}
     limits = limits or Limits()
@@ -213,7 +261,7 @@ def prepare(plan: Plan, workdir: Path, *, fonts: Mapping[str, Path] | None = Non
         clip = item.clip
         if isinstance(clip, CaptionsClip):
             still = _captions(item, plan, workdir, fonts, prepared, limits=limits, sizes=sizes.get(item.path),
-                              window=window, cancel=cancel)
+                              window=window, cancel=cancel, later=later)
             if still is not None:
                 prepared.stills[item.path] = still
         elif not pictures or (window is not None and (item.span.end <= window.start

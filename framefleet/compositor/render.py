@@ -127,7 +127,8 @@ def thumbnail_frame(timeline: Timeline) -> int | None:
 
 def windowed_stills(timeline: Timeline, part: Plan) -> dict[str, Still]:
     """The prepared pictures for ``part`` (a segment, a range): captions lists cut to the frames each
-    item draws there."""
+    item draws there, and the caption pictures left for later that it shows drawn now."""
+    timeline.prepared.draw(part.span)
     stills = dict(timeline.prepared.stills)
     for item in part.visuals:
         if item.path in stills:
@@ -159,6 +160,7 @@ def render_pictures(timeline: Timeline, spans: Sequence[Span], runner: Runner, *
                                         thumbnail_width=_thumbnail_width(timeline))
         runner.run(command, seconds=part.duration,
                    share=(share[0] + share[1] * done / total, share[1] * span.frames / total))
+        timeline.prepared.release(span.end)
         done += span.frames
         pieces.append(Piece(file, span))
     return pieces
@@ -392,7 +394,7 @@ def render(spec: RenderSpec, output: Path, *, settings: Settings, fetcher: Fetch
     report("prepare", 0.0)
     leftovers.sweep_render_parts(output)  # what a killed render to the same place left beside it
     with leftovers.workdir() as work:  # owned: a sweep at worker start removes it if we are killed
-        timeline = prepare(spec, Path(work), settings=settings, files=files, cancel=cancel)
+        timeline = prepare(spec, Path(work), settings=settings, files=files, cancel=cancel, later=True)
         plan, encoding = timeline.plan, timeline.encoding
         spans = segments.split(plan, policy) if encoding.segmentable else [plan.span]
         thumb_final = output.with_suffix(".jpg") if thumbnail_frame(timeline) is not None else None

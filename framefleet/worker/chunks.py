@@ -152,7 +152,7 @@ def _timeline(rt: Runtime, job: Job, work: Path, *, cancel: Flag, pictures: bool
     spec = load_spec(job.payload.get("spec"), limits=rt.settings.limits)
     files = fetch_all(spec, JobFetcher(rt, job, cancel=cancel))
     return prepare(spec, work, settings=rt.settings, files=files, pictures=pictures, window=window,
-                   cancel=cancel)
+                   cancel=cancel, later=True)
 
 
 def _ended(rt: Runtime, job_id: str, watch: Watch, exc: BaseException, *, last_try: bool) -> None:

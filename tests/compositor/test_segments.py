@@ -259,6 +259,51 @@ def test_the_sound_pcm_is_gone_before_the_join(seg_media: Path, tmp_path: Path, 
     assert abs(float(info["audio"]["duration"]) - 4.0) <= 1 / FPS  # the sound it was encoded from is all there
 
 
+def _listed_spans(listing: Path) -> dict[str, tuple[int, int]]:
+    """The frames each picture of a captions list is on screen, by file name."""
+    spans: dict[str, tuple[int, int]] = {}
+    name, at = "", 0.0
+    for line in listing.read_text().splitlines():
+        if line.startswith("file "):
+            name = Path(line[len("file '"):-1]).name
+        elif line.startswith("duration "):
+            start, at = at, at + float(line.split()[1])
+            spans[name] = (round(start * FPS), round(at * FPS))
+    return spans
+
+
+def test_each_segment_finds_on_disk_the_caption_pictures_it_shows_and_no_others(
+        seg_media: Path, tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A long edit's caption pictures (1,450 in 10 minutes) are not all drawn before its first segment
+    # starts, nor all kept until it ends: drawn as the segment that first shows one needs it, deleted
+    # after the last.
+    words = [{"text": f"w{i}", "start": i * 0.5, "end": i * 0.5 + 0.5} for i in range(16)]
+    raw = {"output": {"width": W, "height": H, "fps": FPS, "loudness": None},
+           "tracks": [{"clips": [{"type": "video", "src": "a30.mp4", "length": 4},
+                                 {"type": "video", "src": "clock.mov", "length": 4}]},
+                      {"clips": [{"type": "captions", "style": "word", "words": words}]}]}
+    seen: list[tuple[Span, set[str], dict[str, tuple[int, int]]]] = []
+    compile_command = graph.compile_command
+
+    def watched(part: Plan, *, output: Path, **kwargs: Any) -> graph.Command:
+        pictures = {p.name for p in output.parent.glob("cap-*.tga") if "blank" not in p.name}
+        seen.append((part.span, pictures, _listed_spans(output.parent / "cap-tracks_1__clips_0.ffconcat")))
+        return compile_command(part, output=output, **kwargs)
+
+    monkeypatch.setattr(graph, "compile_command", watched)
+    result = _render(seg_media, tmp_path / "out.mp4", settings, SMALL, raw)
+    assert result.segments == 4 and len(seen) == 4
+    for span, pictures, listed in seen:
+        shown = {name for name, (a, b) in listed.items() if a < span.end and b > span.start and "blank" not in name}
+        assert len(shown) == 4 and pictures == shown, (span, sorted(pictures), sorted(shown))
+    info = facts(result.path)
+    assert int(info["video"]["nb_read_frames"]) == 240
+    frames = gray_frames(result.path)
+    for n in (9, 11, 13, 15):  # over the black clock, each word drawn in its half second
+        picture = frames[round((n * 0.5 + 0.25) * FPS)]
+        assert float(picture[: H // 3].max()) < 40 and float(picture.max()) > 200, n
+
+
 def test_a_cut_past_the_end_of_its_sound_is_silence_and_the_lane_plays_on(tmp_path: Path, settings: Settings) -> None:
     # A phone clip whose sound track stops after 2 s of its 10 s: a cut trimmed at 5 s has no samples at
     # all. It must be 2 s of silence, and the cuts after it on the same lane must still play (an empty

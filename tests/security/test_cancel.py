@@ -36,3 +36,22 @@ def test_a_cancel_stops_caption_drawing_part_way(tmp_path: Path) -> None:
         prepare(spec, work, settings=settings, files={}, cancel=flag)
     drawn_before_cancel = len(list(work.glob("cap-*.tga")))
     assert 100 < drawn_before_cancel < pictures - 500, drawn_before_cancel  # it stopped mid-way
+
+
+def test_a_cancel_stops_caption_pictures_left_for_the_segments(tmp_path: Path) -> None:
+    # A segmented render draws its caption pictures segment by segment, after preparation: the same
+    # cancel reaches that drawing too.
+    words = [{"text": f"word{i}", "start": i * 0.2, "end": i * 0.2 + 0.2} for i in range(1500)]
+    spec = load_spec({"output": {"width": 320, "height": 240, "fps": 10},
+                      "tracks": [{"clips": [{"type": "captions", "words": words, "style": "bold-pop"}]},
+                                 {"clips": [{"type": "color", "color": "#203040", "length": 300}]}]})
+    settings = Settings.from_env({"FRAMEFLEET_CACHE_DIR": str(tmp_path / "cache")})
+    flag = SetAfter(10**9)
+    prepared = prepare(spec, tmp_path, settings=settings, files={}, cancel=flag, later=True).prepared
+    assert [p.name for p in tmp_path.glob("cap-*.tga")] == ["cap-tracks_0__clips_0-blank.tga"]
+    assert len(prepared.later) > 1000
+    flag.calls = flag.seen + 300  # the cancel comes 300 pictures in
+    with pytest.raises(Canceled):
+        prepared.draw()
+    drawn_before_cancel = len(list(tmp_path.glob("cap-*-0*.tga")))
+    assert 100 < drawn_before_cancel < len(prepared.drawn) - 500, drawn_before_cancel  # it stopped mid-way
