@@ -11,18 +11,23 @@ from pathlib import Path
 import pytest
 
 from framefleet.compositor.prepare import prepare
-from framefleet.compositor.spec import load_spec
+from framefleet.compositor.spec import RenderSpec, load_spec
 from framefleet.config import Settings
 from framefleet.errors import Canceled
 from tests.flagtools import SetAfter
 
 
-def test_a_cancel_stops_caption_drawing_part_way(tmp_path: Path) -> None:
+def _many_words(tmp_path: Path) -> tuple[RenderSpec, Settings]:
+    """1,500 spoken words in bold-pop: one picture each, seconds of drawing."""
     words = [{"text": f"word{i}", "start": i * 0.2, "end": i * 0.2 + 0.2} for i in range(1500)]
     spec = load_spec({"output": {"width": 320, "height": 240, "fps": 10},
                       "tracks": [{"clips": [{"type": "captions", "words": words, "style": "bold-pop"}]},
                                  {"clips": [{"type": "color", "color": "#203040", "length": 300}]}]})
-    settings = Settings.from_env({"FRAMEFLEET_CACHE_DIR": str(tmp_path / "cache")})
+    return spec, Settings.from_env({"FRAMEFLEET_CACHE_DIR": str(tmp_path / "cache")})
+
+
+def test_a_cancel_stops_caption_drawing_part_way(tmp_path: Path) -> None:
+    spec, settings = _many_words(tmp_path)
     drawn = tmp_path / "whole"
     drawn.mkdir()
     whole = prepare(spec, drawn, settings=settings, files={}).prepared
@@ -41,11 +46,7 @@ def test_a_cancel_stops_caption_drawing_part_way(tmp_path: Path) -> None:
 def test_a_cancel_stops_caption_pictures_left_for_the_segments(tmp_path: Path) -> None:
     # A segmented render draws its caption pictures segment by segment, after preparation: the same
     # cancel reaches that drawing too.
-    words = [{"text": f"word{i}", "start": i * 0.2, "end": i * 0.2 + 0.2} for i in range(1500)]
-    spec = load_spec({"output": {"width": 320, "height": 240, "fps": 10},
-                      "tracks": [{"clips": [{"type": "captions", "words": words, "style": "bold-pop"}]},
-                                 {"clips": [{"type": "color", "color": "#203040", "length": 300}]}]})
-    settings = Settings.from_env({"FRAMEFLEET_CACHE_DIR": str(tmp_path / "cache")})
+    spec, settings = _many_words(tmp_path)
     flag = SetAfter(10**9)
     prepared = prepare(spec, tmp_path, settings=settings, files={}, cancel=flag, later=True).prepared
     assert [p.name for p in tmp_path.glob("cap-*.tga")] == ["cap-tracks_0__clips_0-blank.tga"]
