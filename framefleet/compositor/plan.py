@@ -41,6 +41,10 @@ class Span:
     def frames(self) -> int:
         return self.end - self.start
 
+    def overlaps(self, other: Span) -> bool:
+        """Whether the two share a frame."""
+        return self.start < other.end and self.end > other.start
+
 
 @dataclass(frozen=True)
 class MatteItem:
@@ -136,7 +140,7 @@ class Plan:
         No sound: a segmented render mixes the sound once, over the whole timeline."""
         visuals = tuple(
             replace(v, window=Span(max(v.span.start, span.start), min(v.span.end, span.end)))
-            for v in self.visuals if v.span.start < span.end and v.span.end > span.start
+            for v in self.visuals if v.span.overlaps(span)
         )
         return replace(self, frames=span.frames, first=span.start, visuals=visuals, audio=())
 

@@ -66,9 +66,9 @@ class Prepared:
         due: list[Later] = []
         kept: list[Later] = []
         for picture in self.later:
-            shown = window is None or (picture.span.start < window.end and picture.span.end > window.start)
-            (due if shown else kept).append(picture)
-        self.later, self.drawn = kept, self.drawn + due
+            (due if window is None or picture.span.overlaps(window) else kept).append(picture)
+        self.later = kept
+        self.drawn += due
         each(lambda picture: picture.draw(), due, threads=min(DRAW_THREADS, usable_cores()))
 
     def release(self, before: int) -> None:
@@ -99,9 +99,9 @@ def _text(item: VisualItem, canvas: Canvas, workdir: Path, fonts: Mapping[str, P
 
 def _captions(item: VisualItem, plan: Plan, workdir: Path, fonts: Mapping[str, Path], prepared: Prepared, *,
               limits: Limits, sizes: measure.CaptionSizes | None, window: Span | None = None,
-              cancel: Flag | None = None, later: bool = False) -> Still | None:
-    """The item's cues, and its pictures where ``sizes`` (measured by :func:`_measure`) is given: drawn
-    now, or (``later``) left in ``prepared`` for :meth:`Prepared.draw`."""
+              cancel: Flag | None = None) -> Still | None:
+    """The item's cues, and its pictures where ``sizes`` (measured by :func:`_measure`) is given, left in
+    ``prepared`` to draw (:meth:`Prepared.draw`)."""
     clip = item.clip
     assert isinstance(clip, CaptionsClip)
     canvas = plan.canvas
@@ -124,29 +124,21 @@ def _captions(item: VisualItem, plan: Plan, workdir: Path, fonts: Mapping[str, P
     empty = workdir / f"cap-{_slug(item.path)}-blank.tga"
     _save_caption(blank(width, height, max_pixels=limits.max_raster_pixels), empty)
     entries: list[tuple[Path, int]] = []
-    drawn: list[tuple[Path, cap.CaptionState]] = []
-    spans: list[Span] = []
+    def draw(file: Path, state: cap.CaptionState) -> None:
+        check(cancel)
+        runs = measure.state_runs(state, clip, canvas, font)
+        _save_caption(draw_runs([runs], look, size=(width, height), max_pixels=limits.max_raster_pixels), file)
+
     cursor = 0
     for n, (first, last, state) in enumerate(shown):
         if first > cursor:
             entries.append((empty, first - cursor))
-        file = empty
-        if window is None or (item.span.start + first < window.end and item.span.start + last > window.start):
+        file, on_screen = empty, Span(item.span.start + first, item.span.start + last)
+        if window is None or on_screen.overlaps(window):
             file = workdir / f"cap-{_slug(item.path)}-{n:05d}.tga"
-            drawn.append((file, state))
-            spans.append(Span(item.span.start + first, item.span.start + last))
+            prepared.later.append(Later(file, on_screen, partial(draw, file, state)))
         entries.append((file, last - first))
         cursor = last
-
-    def draw(job: tuple[Path, cap.CaptionState]) -> None:
-        check(cancel)
-        runs = measure.state_runs(job[1], clip, canvas, font)
-        _save_caption(draw_runs([runs], look, size=(width, height), max_pixels=limits.max_raster_pixels), job[0])
-
-    if later:
-        prepared.later += [Later(job[0], span, partial(draw, job)) for job, span in zip(drawn, spans, strict=True)]
-    else:
-        each(draw, drawn, threads=min(DRAW_THREADS, usable_cores()))
     if cursor < item.span.frames:
         entries.append((empty, item.span.frames - cursor))
     listing = workdir / f"cap-{_slug(item.path)}.ffconcat"
@@ -261,15 +253,16 @@ def prepare(plan: Plan, workdir: Path, *, fonts: Mapping[str, Path] | None = Non
         clip = item.clip
         if isinstance(clip, CaptionsClip):
             still = _captions(item, plan, workdir, fonts, prepared, limits=limits, sizes=sizes.get(item.path),
-                              window=window, cancel=cancel, later=later)
+                              window=window, cancel=cancel)
             if still is not None:
                 prepared.stills[item.path] = still
-        elif not pictures or (window is not None and (item.span.end <= window.start
-                                                      or item.span.start >= window.end)):
+        elif not pictures or (window is not None and not item.span.overlaps(window)):
             continue
         elif isinstance(clip, TextClip):
             prepared.stills[item.path] = _text(item, plan.canvas, workdir, fonts, limits)
         elif isinstance(clip, ColorClip) and clip.gradient is not None:
             prepared.stills[item.path] = _gradient(item, plan.canvas, workdir, limits)
     prepared.cues.sort()
+    if not later:
+        prepared.draw()
     return prepared

@@ -181,7 +181,7 @@ def render_sound(timeline: Timeline, runner: Runner, output: Path, *, progress: 
     level, plan = measure_level(timeline, plan, runner, progress=progress)
     command = graph.compile_sound(plan, encoding=timeline.encoding, output=output, level=level)
     runner.run(command, seconds=plan.duration, share=(progress, 0.0))
-    # The float PCM it was encoded from (the mix, or the cuts when levels are left alone) is 22 MB an
+    # The float PCM it was encoded from (the mix, or the cuts when levels are left alone) is 23 MB an
     # output minute: gone now, it is not on disk beside the pictures and the output while they are joined.
     _drop_mixed(plan.audio, timeline)
     return output
